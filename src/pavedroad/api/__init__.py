@@ -1,0 +1,1 @@
+"""HTTP: the ASGI app, the OpenAI/Anthropic-compatible and admin routes, error bodies."""

@@ -1,0 +1,95 @@
+"""Admin API: virtual keys, the kill switch, deployment health. Master key only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pavedroad.api.context import caller_of, gateway_of
+from pavedroad.api.parsing import read_json, validate
+from pavedroad.core.errors import PermissionDenied
+from pavedroad.core.types import Caller
+
+
+class KeyCreateBody(msgspec.Struct):
+    name: str
+    models: list[str] | None = None
+    team: str | None = None
+    expires_in: float | None = None
+    metadata: dict[str, str] | None = None
+
+
+class SwitchBody(msgspec.Struct):
+    scope: str
+    name: str
+    disabled: bool
+    reason: str = ""
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _admin(request: Request) -> Caller:
+    caller = caller_of(request)
+    if not caller.is_admin:
+        raise PermissionDenied("this endpoint needs the admin master key (PAVEDROAD_MASTER_KEY)")
+    return caller
+
+
+async def create_key(request: Request) -> Response:
+    _admin(request)
+    gateway = gateway_of(request)
+    body = validate(await read_json(request, limit=64 * 1024), KeyCreateBody)
+    created = await gateway.key_admin.create(
+        name=body.name, models=body.models, team=body.team, expires_in=body.expires_in,
+        metadata=body.metadata)
+    return _json({**created.record.public(), "key": created.plaintext}, status=201)
+
+
+async def list_keys(request: Request) -> Response:
+    _admin(request)
+    include = request.query_params.get("include_revoked") in ("1", "true", "yes")
+    records = await gateway_of(request).key_admin.list(include_revoked=include)
+    return _json({"data": [r.public() for r in records]})
+
+
+async def revoke_key(request: Request) -> Response:
+    _admin(request)
+    record = await gateway_of(request).key_admin.revoke(request.path_params["key_id"])
+    return _json(record.public())
+
+
+async def list_switches(request: Request) -> Response:
+    _admin(request)
+    records = await gateway_of(request).switch_admin.list()
+    return _json({"data": [
+        {"scope": r.scope, "name": r.name, "disabled": r.disabled, "reason": r.reason,
+         "updated_by": r.updated_by, "updated_at": r.updated_at} for r in records]})
+
+
+async def set_switch(request: Request) -> Response:
+    caller = _admin(request)
+    body = validate(await read_json(request, limit=64 * 1024), SwitchBody)
+    await gateway_of(request).switch_admin.set(
+        body.scope, body.name, disabled=body.disabled, reason=body.reason, by=caller.name)
+    return _json({"scope": body.scope, "name": body.name, "disabled": body.disabled})
+
+
+async def list_deployments(request: Request) -> Response:
+    _admin(request)
+    router = gateway_of(request).router
+    switches = router.switches
+    data = [
+        {"name": name, "provider": dep.provider_kind, "model": dep.config.model,
+         "breaker": dep.breaker.state.name.lower(),
+         "latency_ms": round(dep.latency.estimate() * 1000, 2),
+         "disabled": switches.blocks(deployment=name, provider=dep.provider_kind),
+         "labels": dep.config.labels}
+        for name, dep in router.deployments.items()
+    ]
+    return _json({"data": data})

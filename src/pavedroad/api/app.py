@@ -1,0 +1,56 @@
+"""The ASGI app factory: routes, error handlers and the one middleware, built once."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from pavedroad.api import admin_routes, anthropic_routes, health_routes, openai_routes
+from pavedroad.api.context import RequestIdMiddleware
+from pavedroad.api.errors import handle_http_exception, handle_pavedroad_error, handle_unexpected
+from pavedroad.core.errors import PavedroadError
+from pavedroad.service.gateway import Gateway
+
+
+def create_app(gateway: Gateway) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    routes = [
+        Route("/v1/chat/completions", openai_routes.chat_completions, methods=["POST"]),
+        Route("/chat/completions", openai_routes.chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", openai_routes.embeddings, methods=["POST"]),
+        Route("/v1/models", openai_routes.list_models, methods=["GET"]),
+        Route("/v1/messages", anthropic_routes.messages, methods=["POST"]),
+        Route("/healthz", health_routes.healthz, methods=["GET"]),
+        Route("/readyz", health_routes.readyz, methods=["GET"]),
+        Route("/metrics", health_routes.metrics, methods=["GET"]),
+        Route("/admin/keys", admin_routes.create_key, methods=["POST"]),
+        Route("/admin/keys", admin_routes.list_keys, methods=["GET"]),
+        Route("/admin/keys/{key_id}", admin_routes.revoke_key, methods=["DELETE"]),
+        Route("/admin/switches", admin_routes.list_switches, methods=["GET"]),
+        Route("/admin/switches", admin_routes.set_switch, methods=["POST"]),
+        Route("/admin/deployments", admin_routes.list_deployments, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={
+            PavedroadError: handle_pavedroad_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    return app

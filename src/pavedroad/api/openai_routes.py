@@ -1,0 +1,73 @@
+"""OpenAI-compatible routes: chat completions (streaming too), embeddings, models."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from pavedroad.api.context import caller_of, gateway_of, request_id_of
+from pavedroad.api.errors import error_body
+from pavedroad.api.parsing import EmbeddingBody, read_json, validate, validate_chat
+from pavedroad.core.types import ChatRequest, EmbeddingRequest
+from pavedroad.service.pipeline import ChatStream, StreamFailure, StreamItem
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def _json(body: bytes, headers: dict[str, str]) -> Response:
+    return Response(body, media_type="application/json", headers=headers)
+
+
+async def chat_completions(request: Request) -> Response:
+    gateway = gateway_of(request)
+    caller = caller_of(request)
+    data = await read_json(request, limit=gateway.settings.server.max_body_bytes)
+    body = validate_chat(data)
+    chat = ChatRequest(model=body.model, body=data, request_id=request_id_of(request),
+                       caller=caller, headers=request.headers)
+    result, exchange = await gateway.chat.run(chat, endpoint="chat")
+    headers = {"x-pavedroad-route": exchange.trace.header()}
+    if isinstance(result, ChatStream):
+        return StreamingResponse(openai_sse(result.items), media_type="text/event-stream",
+                                 headers={**headers, **SSE_HEADERS})
+    raw = result.raw if result.raw is not None else orjson.dumps(result.body)
+    return _json(raw, headers)
+
+
+async def openai_sse(items: AsyncIterator[StreamItem]) -> AsyncIterator[bytes]:
+    """Chunks as `data:` events; `[DONE]` only after a clean end, an error event otherwise."""
+    async for item in items:
+        if isinstance(item, StreamFailure):
+            yield b"data: " + orjson.dumps(error_body(item.error)) + b"\n\n"
+            return
+        yield b"data: " + orjson.dumps(item) + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+async def embeddings(request: Request) -> Response:
+    gateway = gateway_of(request)
+    caller = caller_of(request)
+    data = await read_json(request, limit=gateway.settings.server.max_body_bytes)
+    body = validate(data, EmbeddingBody)
+    embed = EmbeddingRequest(model=body.model, body=data, request_id=request_id_of(request),
+                             caller=caller, headers=request.headers)
+    response, trace = await gateway.embeddings.run(embed)
+    raw = response.raw if response.raw is not None else orjson.dumps(response.body)
+    return _json(raw, {"x-pavedroad-route": trace.header()})
+
+
+async def list_models(request: Request) -> Response:
+    gateway = gateway_of(request)
+    caller = caller_of(request)
+    created = int(gateway.started_at)
+    disabled = gateway.router.switches.models
+    data = [
+        {"id": m.name, "object": "model", "created": created,
+         "owned_by": "pavedroad", "kind": m.kind, "description": m.description}
+        for m in gateway.settings.models
+        if caller.may_use(m.name) and m.name not in disabled
+    ]
+    return _json(orjson.dumps({"object": "list", "data": data}), {})

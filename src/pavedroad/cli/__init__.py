@@ -1,0 +1,1 @@
+"""The `pavedroad` command line."""

@@ -1,0 +1,158 @@
+"""The settings model: everything pavedroad reads from its config file.
+
+Unknown keys are errors (a typo must never be silently ignored). Every field has a
+default that works on a fresh machine; docs/configuration.md documents each one and a
+test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from pavedroad.config.routes import RouteNode, deployment_names
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeoutsConfig(_Strict):
+    """Per-attempt limits in seconds: to connect, to the first token, and in total."""
+
+    connect: float = Field(default=5.0, gt=0)
+    first_token: float = Field(default=30.0, gt=0)
+    total: float = Field(default=600.0, gt=0)
+
+
+class RetryConfig(_Strict):
+    """Retries of the same deployment before routing moves on."""
+
+    attempts: int = Field(default=1, ge=0, le=10)
+    backoff_initial: float = Field(default=0.1, ge=0)
+    backoff_max: float = Field(default=5.0, ge=0)
+    # A Retry-After longer than this moves on to the next target instead of waiting.
+    max_retry_after: float = Field(default=10.0, ge=0)
+
+
+class BreakerConfig(_Strict):
+    """Circuit breaker per deployment; on by default."""
+
+    enabled: bool = True
+    consecutive_failures: int = Field(default=5, ge=1)
+    error_rate: float = Field(default=0.5, gt=0, le=1)
+    window_seconds: float = Field(default=30.0, gt=0)
+    min_requests: int = Field(default=20, ge=1)
+    cooldown_seconds: float = Field(default=15.0, gt=0)
+    half_open_probes: int = Field(default=1, ge=1)
+
+
+class DeploymentConfig(_Strict):
+    """One upstream model endpoint that routes can reach."""
+
+    name: str
+    provider: str = Field(description="a registered provider kind, e.g. openai, anthropic")
+    model: str = Field(min_length=1, description="the upstream's model id or deployment")
+    api_base: str | None = None
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="env:NAME, secret:NAME (from secrets_file), file:PATH, or a literal",
+    )
+    api_version: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    retries: RetryConfig = Field(default_factory=RetryConfig)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    region: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use letters, digits and . _ : / @ - (at most 128 characters)")
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _base(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("api_base must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+
+class ModelConfig(_Strict):
+    """A name callers use (a model or a tier such as `fast`) and the route that serves it."""
+
+    name: str
+    route: RouteNode
+    kind: Literal["chat", "embedding"] = "chat"
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use letters, digits and . _ : / @ - (at most 128 characters)")
+        return value
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class StoreConfig(_Strict):
+    url: str = "sqlite:///.pavedroad/pavedroad.db"
+
+
+class AuthConfig(_Strict):
+    # How often keys and kill-switch state are re-read from the store.
+    refresh_seconds: float = Field(default=0.5, gt=0, le=60)
+
+
+class Settings(_Strict):
+    """The whole configuration. Built once at start-up and passed down."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    secrets_file: Path | None = None
+    deployments: list[DeploymentConfig] = Field(default_factory=list)
+    models: list[ModelConfig] = Field(default_factory=list)
+
+    def deployment(self, name: str) -> DeploymentConfig:
+        for dep in self.deployments:
+            if dep.name == name:
+                return dep
+        raise KeyError(name)
+
+
+def reference_problems(settings: Settings) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems across entries (duplicates, dangling routes), each with its location."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    known: set[str] = set()
+    for i, dep in enumerate(settings.deployments):
+        if dep.name in known:
+            problems.append((("deployments", i, "name"), f"deployment {dep.name!r} is defined twice"))
+        known.add(dep.name)
+    names: set[str] = set()
+    for i, model in enumerate(settings.models):
+        if model.name in names:
+            problems.append((("models", i, "name"), f"model {model.name!r} is defined twice"))
+        names.add(model.name)
+        for name in deployment_names(model.route):
+            if name not in known:
+                problems.append((
+                    ("models", i, "route"),
+                    f"routes to unknown deployment {name!r} (known: {', '.join(sorted(known)) or 'none'})",
+                ))
+    return problems

@@ -1,0 +1,1 @@
+"""Domain types and the one error hierarchy. No I/O; imports nothing else of ours."""

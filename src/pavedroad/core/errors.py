@@ -1,0 +1,224 @@
+"""The one error hierarchy.
+
+Every failure a caller can see is one of these classes. Each carries a stable `code`
+(part of the public API, documented in docs/errors.md), the HTTP status it maps to, and
+whether retrying the same call elsewhere may succeed — routing decides by class, never
+by parsing messages. `api/errors.py` is the only place these become HTTP bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PavedroadError(Exception):
+    """Base of every error pavedroad raises on purpose."""
+
+    code: ClassVar[str] = "internal_error"
+    http_status: ClassVar[int] = 500
+    error_type: ClassVar[str] = "server_error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, param: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.details = details
+
+    def headers(self) -> dict[str, str]:
+        """Extra HTTP headers the wire response should carry (e.g. Retry-After)."""
+        return {}
+
+
+# --- the caller's fault (4xx) -------------------------------------------------
+
+
+class InvalidRequest(PavedroadError):
+    code = "invalid_request"
+    http_status = 400
+    error_type = "invalid_request_error"
+
+
+class InvalidJSON(InvalidRequest):
+    code = "invalid_json"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class RequestTooLarge(InvalidRequest):
+    code = "request_too_large"
+    http_status = 413
+
+
+class MissingAPIKey(PavedroadError):
+    code = "missing_api_key"
+    http_status = 401
+    error_type = "authentication_error"
+
+
+class InvalidAPIKey(MissingAPIKey):
+    code = "invalid_api_key"
+
+
+class ExpiredAPIKey(MissingAPIKey):
+    code = "expired_api_key"
+
+
+class RevokedAPIKey(MissingAPIKey):
+    code = "revoked_api_key"
+
+
+class PermissionDenied(PavedroadError):
+    code = "permission_denied"
+    http_status = 403
+    error_type = "permission_error"
+
+
+class ModelNotAllowed(PermissionDenied):
+    code = "model_not_allowed"
+
+
+class NotFound(PavedroadError):
+    code = "not_found"
+    http_status = 404
+    error_type = "not_found_error"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class Conflict(PavedroadError):
+    code = "conflict"
+    http_status = 409
+    error_type = "invalid_request_error"
+
+
+class MethodNotAllowed(PavedroadError):
+    code = "method_not_allowed"
+    http_status = 405
+    error_type = "invalid_request_error"
+
+
+class ModelDisabled(PavedroadError):
+    """Every deployment that could serve the model is switched off by the kill switch."""
+
+    code = "model_disabled"
+    http_status = 503
+    error_type = "service_unavailable_error"
+
+
+# --- the upstream's fault (what routing reacts to) ----------------------------
+
+
+class UpstreamError(PavedroadError):
+    """A provider call failed. Subclasses say why, so routing can decide by class."""
+
+    code = "upstream_error"
+    http_status = 502
+    error_type = "upstream_error"
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, **details)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class UpstreamRateLimited(UpstreamError):
+    code = "upstream_rate_limited"
+    http_status = 429
+
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"retry-after": str(max(1, round(self.retry_after)))}
+
+
+class UpstreamOverloaded(UpstreamError):
+    code = "upstream_overloaded"
+    http_status = 503
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "upstream_timeout"
+    http_status = 504
+
+
+class UpstreamConnectionError(UpstreamError):
+    code = "upstream_unreachable"
+    http_status = 502
+
+
+class UpstreamBadResponse(UpstreamError):
+    """The upstream answered with something that is not its own wire format."""
+
+    code = "upstream_bad_response"
+    http_status = 502
+
+
+class UpstreamStreamBroken(UpstreamError):
+    """A stream died after it started, or ended without its terminal event."""
+
+    code = "upstream_stream_broken"
+    http_status = 502
+
+
+class UpstreamAuthError(UpstreamError):
+    """The gateway's own credentials for a provider were refused: an operator problem."""
+
+    code = "upstream_auth_error"
+    http_status = 502
+
+
+class UpstreamRejected(UpstreamError):
+    """The upstream refused the request itself (4xx); another deployment would too."""
+
+    code = "upstream_rejected_request"
+    http_status = 400
+    error_type = "invalid_request_error"
+    retryable = False
+
+
+class ContextWindowExceeded(UpstreamRejected):
+    code = "context_length_exceeded"
+
+
+class CircuitOpen(UpstreamError):
+    code = "circuit_open"
+    http_status = 503
+
+
+class NoDeploymentAvailable(PavedroadError):
+    """Routing exhausted every target; `last` is what the final attempt failed with."""
+
+    code = "no_deployment_available"
+    http_status = 503
+    error_type = "service_unavailable_error"
+
+
+class ServiceUnavailable(PavedroadError):
+    code = "service_unavailable"
+    http_status = 503
+    error_type = "service_unavailable_error"
+
+
+def all_error_classes() -> list[type[PavedroadError]]:
+    """Every concrete error class, for docs and the test that pins error codes."""
+    seen: list[type[PavedroadError]] = []
+    stack: list[type[PavedroadError]] = [PavedroadError]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return sorted(seen, key=lambda c: c.code)

@@ -1,0 +1,1 @@
+"""Provider adapters behind one Protocol, the HTTP transport they share, and the built-ins."""

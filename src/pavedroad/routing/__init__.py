@@ -1,0 +1,1 @@
+"""Routing: the tree walk, retries with backoff, circuit breakers and the kill switch."""

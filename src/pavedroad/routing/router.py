@@ -1,0 +1,230 @@
+"""Executes a routing plan: per-deployment retries with backoff, breakers, fallback.
+
+The router knows deployments only as names with a provider behind the `Provider`
+protocol; it never asks which provider that is. Every attempt is recorded in the
+`RouteTrace`, which becomes the `x-pavedroad-route` header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from pavedroad.config.models import ModelConfig
+from pavedroad.core.errors import (
+    CircuitOpen,
+    ModelDisabled,
+    ModelNotFound,
+    NoDeploymentAvailable,
+    PavedroadError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from pavedroad.core.types import (
+    Caller,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    ChunkStream,
+    EmbeddingRequest,
+    EmbeddingResponse,
+)
+from pavedroad.routing.breaker import BreakerState
+from pavedroad.routing.deployment import Deployment
+from pavedroad.routing.plan import plan
+from pavedroad.routing.switches import KillSwitches
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Attempt:
+    deployment: str
+    outcome: str  # "ok", an error code, "disabled" or "circuit_open"
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class RouteTrace:
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def header(self) -> str:
+        return ", ".join(f"{a.deployment}:{a.outcome}" for a in self.attempts)
+
+    @property
+    def served_by(self) -> str | None:
+        last = self.attempts[-1] if self.attempts else None
+        return last.deployment if last and last.outcome == "ok" else None
+
+
+class RouteObserver(Protocol):
+    def attempt(self, deployment: str, outcome: str, seconds: float) -> None: ...
+
+    def breaker(self, deployment: str, state: BreakerState) -> None: ...
+
+
+@dataclass(slots=True)
+class StreamStart:
+    """A stream that produced its first chunk (or ended cleanly with none)."""
+
+    deployment: Deployment
+    first: ChatChunk | None
+    rest: ChunkStream
+    started: float
+
+
+class Router:
+    def __init__(
+        self,
+        deployments: Mapping[str, Deployment],
+        models: Mapping[str, ModelConfig],
+        switches: KillSwitches,
+        *,
+        observer: RouteObserver | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.deployments = dict(deployments)
+        self.models = dict(models)
+        self.switches = switches
+        self._observer = observer
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+
+    def model(self, name: str) -> ModelConfig:
+        model = self.models.get(name)
+        if model is None:
+            raise ModelNotFound(
+                f"model {name!r} does not exist; GET /v1/models lists the models your key may use",
+                param="model",
+            )
+        return model
+
+    def candidates(
+        self, model_name: str, *, headers: Mapping[str, str], caller: Caller, trace: RouteTrace
+    ) -> list[Deployment]:
+        model = self.model(model_name)
+        if model_name in self.switches.models:
+            raise ModelDisabled(f"model {model_name!r} is switched off by an administrator")
+        names = plan(model.route, headers=headers, caller=caller, rng=self._rng,
+                     latency_of=lambda n: self.deployments[n].latency.estimate())
+        chosen: list[Deployment] = []
+        for name in names:
+            dep = self.deployments[name]
+            if self.switches.blocks(deployment=name, provider=dep.provider_kind):
+                trace.attempts.append(Attempt(name, "disabled"))
+            else:
+                chosen.append(dep)
+        if not chosen:
+            raise ModelDisabled(
+                f"every deployment serving {model_name!r} is switched off by an administrator"
+            )
+        return chosen
+
+    async def _run(
+        self,
+        deployments: list[Deployment],
+        trace: RouteTrace,
+        call: Callable[[Deployment], Awaitable[T]],
+    ) -> tuple[T, Deployment]:
+        last: PavedroadError | None = None
+        for dep in deployments:
+            retries = dep.config.retries
+            for attempt_no in range(retries.attempts + 1):
+                if not dep.breaker.allow():
+                    trace.attempts.append(Attempt(dep.name, CircuitOpen.code))
+                    last = last or CircuitOpen(f"deployment {dep.name!r} is failing; circuit open")
+                    break
+                started = time.perf_counter()
+                try:
+                    result = await call(dep)
+                except UpstreamError as exc:
+                    elapsed = time.perf_counter() - started
+                    self._record(dep, trace, exc.code, elapsed, failed=exc.retryable)
+                    if not exc.retryable:
+                        raise
+                    last = exc
+                    wait = self._backoff(dep, attempt_no, exc)
+                    if wait is None or attempt_no == retries.attempts:
+                        break
+                    await self._sleep(wait)
+                    continue
+                elapsed = time.perf_counter() - started
+                dep.latency.observe(elapsed)
+                self._record(dep, trace, "ok", elapsed, failed=False)
+                return result, dep
+        if last is None:
+            raise NoDeploymentAvailable("no deployment could serve the request")
+        raise last
+
+    def _record(
+        self, dep: Deployment, trace: RouteTrace, outcome: str, seconds: float, *, failed: bool
+    ) -> None:
+        trace.attempts.append(Attempt(dep.name, outcome, seconds))
+        if failed:
+            dep.breaker.record_failure()
+        else:
+            dep.breaker.record_success()
+        if self._observer is not None:
+            self._observer.attempt(dep.name, outcome, seconds)
+            self._observer.breaker(dep.name, dep.breaker.state)
+
+    def _backoff(self, dep: Deployment, attempt_no: int, exc: UpstreamError) -> float | None:
+        """Seconds to wait before retrying the same deployment; None to move on now."""
+        retries = dep.config.retries
+        if exc.retry_after is not None:
+            return exc.retry_after if exc.retry_after <= retries.max_retry_after else None
+        base = min(retries.backoff_max, retries.backoff_initial * (2**attempt_no))
+        return base * (0.5 + self._rng.random() / 2)  # jitter: half to full
+
+    async def chat(self, request: ChatRequest, trace: RouteTrace) -> tuple[ChatResponse, Deployment]:
+        deps = self.candidates(request.model, headers=request.headers, caller=request.caller,
+                               trace=trace)
+        return await self._run(deps, trace, lambda d: d.provider.chat(request, timeouts=d.timeouts))
+
+    async def embed(
+        self, request: EmbeddingRequest, trace: RouteTrace
+    ) -> tuple[EmbeddingResponse, Deployment]:
+        deps = self.candidates(request.model, headers=request.headers, caller=request.caller,
+                               trace=trace)
+        return await self._run(deps, trace,
+                               lambda d: d.provider.embed(request, timeouts=d.timeouts))
+
+    async def open_stream(self, request: ChatRequest, trace: RouteTrace) -> StreamStart:
+        """Start a stream; failures before its first chunk fall back like any other error."""
+        deps = self.candidates(request.model, headers=request.headers, caller=request.caller,
+                               trace=trace)
+
+        async def first_chunk(dep: Deployment) -> StreamStart:
+            started = time.perf_counter()
+            timeouts = dep.timeouts
+            try:
+                async with asyncio.timeout(timeouts.first_token):
+                    stream = await dep.provider.open_stream(request, timeouts=timeouts)
+                    try:
+                        first: ChatChunk | None = await anext(stream)
+                    except StopAsyncIteration:
+                        first = None
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"deployment {dep.name!r} sent no first token within {timeouts.first_token}s"
+                ) from None
+            return StreamStart(dep, first, stream, started)
+
+        start, _ = await self._run(deps, trace, first_chunk)
+        return start
+
+    def stream_failed(self, dep: Deployment, trace: RouteTrace, code: str) -> None:
+        """A stream broke after its first chunk: too late to fall back, but it counts."""
+        trace.attempts.append(Attempt(dep.name, code))
+        dep.breaker.record_failure()
+        if self._observer is not None:
+            self._observer.attempt(dep.name, code, 0.0)
+            self._observer.breaker(dep.name, dep.breaker.state)
+
+    def breaker_states(self) -> dict[str, BreakerState]:
+        return {name: dep.breaker.state for name, dep in self.deployments.items()}

@@ -1,0 +1,1 @@
+"""Use cases: run a request through the pipeline; manage keys and switches."""

@@ -1,0 +1,61 @@
+"""Authentication from memory: keys are cached and refreshed, never queried per request."""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from pavedroad.core.apikeys import hash_key
+from pavedroad.core.errors import ExpiredAPIKey, InvalidAPIKey, MissingAPIKey, RevokedAPIKey
+from pavedroad.core.types import Caller
+from pavedroad.store.keys import KeyRecord, KeyRepository
+
+# Rows written by another replica with a slightly older clock are still picked up.
+_CLOCK_SLACK = 5.0
+
+
+class KeyCache:
+    def __init__(self, repository: KeyRepository, *, master_key: str | None) -> None:
+        self._repository = repository
+        self._master_hash = hash_key(master_key) if master_key else None
+        self._by_hash: dict[str, KeyRecord] = {}
+        self._callers: dict[str, Caller] = {}
+        self._high_water = 0.0
+        self.master = Caller(key_id="master", name="master", models=None, is_admin=True)
+
+    async def refresh(self) -> int:
+        """Pull keys changed since the last refresh; returns how many changed."""
+        changed = await self._repository.changed_since(self._high_water - _CLOCK_SLACK)
+        for record in changed:
+            self.remember(record)
+        return len(changed)
+
+    def remember(self, record: KeyRecord) -> None:
+        self._by_hash[record.key_hash] = record
+        self._callers.pop(record.key_hash, None)
+        self._high_water = max(self._high_water, record.updated_at)
+
+    def authenticate(self, token: str | None) -> Caller:
+        if not token:
+            raise MissingAPIKey(
+                "no API key: send `Authorization: Bearer <key>` (or `x-api-key: <key>`)")
+        digest = hash_key(token)
+        if self._master_hash is not None and hmac.compare_digest(digest, self._master_hash):
+            return self.master
+        record = self._by_hash.get(digest)
+        if record is None:
+            raise InvalidAPIKey("the API key is not valid; check it or create one with "
+                                "`pavedroad keys create`")
+        if record.revoked_at is not None:
+            raise RevokedAPIKey(f"the API key {record.key_prefix}… was revoked")
+        if record.expires_at is not None and record.expires_at <= time.time():
+            raise ExpiredAPIKey(f"the API key {record.key_prefix}… has expired")
+        caller = self._callers.get(digest)
+        if caller is None:
+            caller = Caller(
+                key_id=record.id, name=record.name,
+                models=frozenset(record.models) if record.models is not None else None,
+                team=record.team, metadata=record.metadata,
+            )
+            self._callers[digest] = caller
+        return caller

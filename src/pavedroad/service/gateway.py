@@ -1,0 +1,150 @@
+"""Assemble the running gateway from settings, once, and keep its state fresh.
+
+Everything the API needs hangs off one `Gateway` object: no module globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Mapping
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pavedroad.config.loader import ConfigError, ConfigProblem
+from pavedroad.config.models import Settings
+from pavedroad.config.secrets import SecretResolver
+from pavedroad.plugins.registry import PluginRegistry, load_registry
+from pavedroad.providers.transport import AiohttpTransport, Transport
+from pavedroad.routing.breaker import LocalBreaker
+from pavedroad.routing.deployment import Deployment
+from pavedroad.routing.router import Router
+from pavedroad.routing.switches import KillSwitches
+from pavedroad.service.auth import KeyCache
+from pavedroad.service.chat import ChatService, EmbeddingService
+from pavedroad.service.keys import KeyAdmin
+from pavedroad.service.switches import SwitchAdmin
+from pavedroad.store.database import create_engine, migrate
+from pavedroad.store.keys import KeyRepository
+from pavedroad.store.switches import SwitchRepository
+from pavedroad.telemetry.metrics import GatewayMetrics
+
+log = logging.getLogger("pavedroad")
+
+
+def build_deployments(
+    settings: Settings,
+    registry: PluginRegistry,
+    transport: Transport,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Deployment]:
+    """Instantiate a provider per deployment; every problem is collected, not just the first."""
+    resolver = SecretResolver(secrets_file=settings.secrets_file, env=env)
+    deployments: dict[str, Deployment] = {}
+    problems: list[ConfigProblem] = []
+    for i, config in enumerate(settings.deployments):
+        where = f"deployments[{i}]"
+        try:
+            factory = registry.provider_factory(config.provider)
+            api_key = resolver.resolve(config.api_key)
+            provider = factory(config, api_key, transport)
+        except LookupError as exc:
+            field = "provider" if "provider" in str(exc) else "api_key"
+            problems.append(ConfigProblem(f"{where}.{field}", str(exc).strip("'\"")))
+            continue
+        except ValueError as exc:
+            problems.append(ConfigProblem(where, str(exc)))
+            continue
+        deployments[config.name] = Deployment(config, provider, LocalBreaker(config.breaker))
+    if problems:
+        raise ConfigError(problems)
+    return deployments
+
+
+@dataclass(slots=True)
+class Gateway:
+    settings: Settings
+    router: Router
+    chat: ChatService
+    embeddings: EmbeddingService
+    metrics: GatewayMetrics
+    keys: KeyCache
+    key_admin: KeyAdmin
+    switch_admin: SwitchAdmin
+    transport: Transport
+    engine: AsyncEngine
+    started_at: float = field(default_factory=time.time)
+    ready: bool = False
+    store_ok: bool = False
+    _refresher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(migrate, self.settings.store.url)
+        await self.keys.refresh()
+        await self.switch_admin.reload()
+        self.store_ok = True
+        self.ready = True
+        self._refresher = asyncio.create_task(self._refresh_forever())
+
+    async def refresh(self) -> None:
+        await self.keys.refresh()
+        await self.switch_admin.reload()
+
+    async def _refresh_forever(self) -> None:
+        interval = self.settings.auth.refresh_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+                self.store_ok = True
+            except Exception:  # the store is down: keep serving from memory
+                if self.store_ok:
+                    log.warning("store unreachable; serving keys and switches from memory")
+                self.store_ok = False
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        await self.transport.aclose()
+        await self.engine.dispose()
+
+
+def build_gateway(
+    settings: Settings,
+    *,
+    registry: PluginRegistry | None = None,
+    env: Mapping[str, str] | None = None,
+    transport: Transport | None = None,
+) -> Gateway:
+    environ = os.environ if env is None else env
+    registry = registry or load_registry()
+    transport = transport or AiohttpTransport()
+    deployments = build_deployments(settings, registry, transport, env=environ)
+    metrics = GatewayMetrics()
+    switches = KillSwitches()
+    router = Router(deployments, {m.name: m for m in settings.models}, switches,
+                    observer=metrics)
+    for name in deployments:
+        metrics.breaker(name, router.deployments[name].breaker.state)
+    engine = create_engine(settings.store.url)
+    keys = KeyCache(KeyRepository(engine), master_key=environ.get("PAVEDROAD_MASTER_KEY"))
+    known = {
+        "deployment": set(deployments),
+        "model": {m.name for m in settings.models},
+        "provider": {d.provider for d in settings.deployments} | set(registry.providers),
+    }
+    return Gateway(
+        settings=settings, router=router, chat=ChatService(router, metrics),
+        embeddings=EmbeddingService(router, metrics), metrics=metrics, keys=keys,
+        key_admin=KeyAdmin(KeyRepository(engine), cache=keys,
+                           known_models=[m.name for m in settings.models]),
+        switch_admin=SwitchAdmin(SwitchRepository(engine), known=known, live=switches),
+        transport=transport, engine=engine,
+    )

@@ -1,0 +1,76 @@
+"""Key management use cases: create (plaintext shown once), list, revoke."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pavedroad.core.apikeys import generate_key
+from pavedroad.core.errors import InvalidRequest, NotFound
+from pavedroad.core.ids import new_id
+from pavedroad.service.auth import KeyCache
+from pavedroad.store.keys import KeyRecord, KeyRepository
+
+
+@dataclass(slots=True, frozen=True)
+class CreatedKey:
+    record: KeyRecord
+    plaintext: str
+
+
+class KeyAdmin:
+    def __init__(
+        self, repository: KeyRepository, *, cache: KeyCache | None = None,
+        known_models: Iterable[str] | None = None,
+    ) -> None:
+        self._repository = repository
+        self._cache = cache
+        self._known = set(known_models) if known_models is not None else None
+
+    async def create(
+        self,
+        *,
+        name: str,
+        models: list[str] | None = None,
+        team: str | None = None,
+        expires_in: float | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> CreatedKey:
+        if not name.strip():
+            raise InvalidRequest("a key needs a non-empty `name`", param="name")
+        if models is not None and self._known is not None:
+            unknown = sorted(set(models) - self._known)
+            if unknown:
+                raise InvalidRequest(
+                    f"unknown model(s) {', '.join(unknown)}; configured: "
+                    f"{', '.join(sorted(self._known))}", param="models")
+        if expires_in is not None and expires_in <= 0:
+            raise InvalidRequest("`expires_in` must be a positive number of seconds",
+                                 param="expires_in")
+        plaintext, digest, prefix = generate_key()
+        now = time.time()
+        record = KeyRecord(
+            id=new_id("key"), name=name.strip(), key_hash=digest, key_prefix=prefix,
+            models=tuple(models) if models is not None else None, team=team, created_at=now,
+            expires_at=now + expires_in if expires_in else None, revoked_at=None,
+            updated_at=now, metadata=dict(metadata or {}),
+        )
+        await self._repository.insert(record)
+        if self._cache is not None:
+            self._cache.remember(record)
+        return CreatedKey(record, plaintext)
+
+    async def list(self, *, include_revoked: bool = False) -> list[KeyRecord]:
+        return await self._repository.list(include_revoked=include_revoked)
+
+    async def revoke(self, ident: str) -> KeyRecord:
+        found = await self._repository.find(ident)
+        if found is None:
+            raise NotFound(f"no key with id or unique name {ident!r}")
+        revoked = await self._repository.revoke(found.id)
+        if revoked is None:
+            raise NotFound(f"key {found.id} is already revoked")
+        if self._cache is not None:
+            self._cache.remember(revoked)
+        return revoked

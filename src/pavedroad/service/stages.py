@@ -1,0 +1,85 @@
+"""The built-in pipeline stages of the gateway core."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+from pavedroad.core.errors import ModelNotAllowed, PavedroadError, UpstreamError, UpstreamTimeout
+from pavedroad.core.types import Usage
+from pavedroad.routing.router import Router, StreamStart
+from pavedroad.service.pipeline import ChatResult, ChatStream, Exchange, Next, StreamFailure, StreamItem
+
+
+class ModelAccess:
+    """The caller's key must be scoped to the model (or tier) it asks for."""
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+
+    async def __call__(self, exchange: Exchange, call_next: Next) -> ChatResult:
+        request = exchange.request
+        self._router.model(request.model)  # unknown model: 404 before 403
+        if not request.caller.may_use(request.model):
+            raise ModelNotAllowed(
+                f"this key may not use model {request.model!r}; "
+                "ask an administrator to widen the key's models", param="model")
+        return await call_next(exchange)
+
+
+class RouteAndCall:
+    """The terminal stage: route to a deployment and call it (retries, fallback)."""
+
+    def __init__(self, router: Router, *, on_done: Callable[[Exchange], None]) -> None:
+        self._router = router
+        self._on_done = on_done
+
+    async def __call__(self, exchange: Exchange) -> ChatResult:
+        if not exchange.request.stream:
+            response, _ = await self._router.chat(exchange.request, exchange.trace)
+            exchange.usage = response.usage
+            return response
+        start = await self._router.open_stream(exchange.request, exchange.trace)
+        exchange.first_token_at = time.perf_counter()
+        return ChatStream(exchange, self._relay(exchange, start))
+
+    async def _relay(self, exchange: Exchange, start: StreamStart) -> AsyncIterator[StreamItem]:
+        """Pass chunks through; a failure after the first chunk ends in a StreamFailure."""
+        keep_usage = exchange.request.include_usage
+        deadline = start.started + start.deployment.timeouts.total
+        rest = start.rest
+        try:
+            chunk = start.first
+            while chunk is not None:
+                usage = chunk.get("usage")
+                if usage:
+                    exchange.usage = Usage.from_openai(usage)
+                if keep_usage or not (usage and not chunk.get("choices")):
+                    yield chunk
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - time.perf_counter())):
+                        chunk = await anext(rest)
+                except StopAsyncIteration:
+                    chunk = None
+        except (UpstreamError, TimeoutError) as exc:
+            error: PavedroadError = exc if isinstance(exc, UpstreamError) else UpstreamTimeout(
+                f"deployment {start.deployment.name!r} exceeded its total time limit")
+            exchange.outcome = error.code
+            self._router.stream_failed(start.deployment, exchange.trace, error.code)
+            yield StreamFailure(error)
+        except (GeneratorExit, asyncio.CancelledError):
+            exchange.outcome = "client_closed"
+            raise
+        finally:
+            await _close(rest)
+            self._on_done(exchange)
+
+
+async def _close(stream: AsyncIterator[object]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except (RuntimeError, UpstreamError):
+            pass

@@ -1,0 +1,1 @@
+"""Repositories over SQLAlchemy (SQLite embedded, PostgreSQL scale-out) and migrations."""

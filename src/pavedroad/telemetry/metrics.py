@@ -1,0 +1,56 @@
+"""The gateway's Prometheus metrics, on a registry of their own (no module globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from pavedroad.routing.breaker import BreakerState
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class GatewayMetrics:
+    """Counters and histograms for requests, upstream attempts and breakers."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "pavedroad_requests", "Requests answered, by endpoint, model and outcome code.",
+            ["endpoint", "model", "code"], registry=self.registry)
+        self.latency = Histogram(
+            "pavedroad_request_duration_seconds",
+            "Time from request to complete response (streams: to the last byte).",
+            ["endpoint", "model"], buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.ttft = Histogram(
+            "pavedroad_time_to_first_token_seconds", "Streams: time from request to first chunk.",
+            ["model"], buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.attempts = Counter(
+            "pavedroad_upstream_attempts", "Upstream attempts by deployment and outcome.",
+            ["deployment", "outcome"], registry=self.registry)
+        self.upstream_errors = Counter(
+            "pavedroad_upstream_errors", "Failed upstream attempts by deployment and error code.",
+            ["deployment", "code"], registry=self.registry)
+        self.breaker_state = Gauge(
+            "pavedroad_breaker_state", "Circuit breaker per deployment: 0 closed, 1 half-open, 2 open.",
+            ["deployment"], registry=self.registry)
+        self.tokens = Counter(
+            "pavedroad_tokens", "Tokens reported by upstreams, by model and kind.",
+            ["model", "kind"], registry=self.registry)
+        self._breaker_seen: dict[str, BreakerState] = {}
+
+    def attempt(self, deployment: str, outcome: str, seconds: float) -> None:
+        self.attempts.labels(deployment, "ok" if outcome == "ok" else "error").inc()
+        if outcome != "ok":
+            self.upstream_errors.labels(deployment, outcome).inc()
+
+    def breaker(self, deployment: str, state: BreakerState) -> None:
+        if self._breaker_seen.get(deployment) is not state:
+            self._breaker_seen[deployment] = state
+            self.breaker_state.labels(deployment).set(int(state))
+
+    def request(self, endpoint: str, model: str, code: str, seconds: float) -> None:
+        self.requests.labels(endpoint, model, code).inc()
+        self.latency.labels(endpoint, model).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
