@@ -56,7 +56,7 @@ def demo_settings(*, sim_port: int, env: Mapping[str, str] | None = None) -> Set
     for tier, names in tiers.items():
         models.append({"name": tier, "route": {"fallback": [*names, "demo-sim"]},
                        "description": f"{tier} tier (falls back to the demo deployment)"})
-    overrides = {("deployments",): deployments, ("models",): models}
+    overrides: dict[tuple[str | int, ...], Any] = {("deployments",): deployments, ("models",): models}
     return load_settings(None, env=environ, overrides=overrides)
 
 

@@ -55,7 +55,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
 @click.option("--port", type=int, default=8089, help="Port to listen on.")
 def sim(host: str, port: int) -> None:
     """Run the simulated provider (OpenAI and Anthropic wire formats, injectable faults)."""
-    from pavedroad.sim import serve as serve_sim  # noqa: PLC0415 - only this command needs it
+    from pavedroad.sim import serve as serve_sim
 
     click.echo(f"pavedroad sim listening on http://{host}:{port} (faults: POST /sim/faults)")
     serve_sim(host=host, port=port)

@@ -88,7 +88,7 @@ def anthropic_usage_from_openai(usage: Any) -> dict[str, int]:
     usage = usage if isinstance(usage, dict) else {}
     cached = cached_tokens(usage)
     return {
-        "input_tokens": _count(usage, "prompt_tokens"),
+        "input_tokens": max(0, _count(usage, "prompt_tokens") - cached),
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": cached,
         "output_tokens": _count(usage, "completion_tokens"),

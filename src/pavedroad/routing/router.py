@@ -178,7 +178,7 @@ class Router:
         retries = dep.config.retries
         if exc.retry_after is not None:
             return exc.retry_after if exc.retry_after <= retries.max_retry_after else None
-        base = min(retries.backoff_max, retries.backoff_initial * (2**attempt_no))
+        base = min(retries.backoff_max, retries.backoff_initial * (2.0**attempt_no))
         return base * (0.5 + self._rng.random() / 2)  # jitter: half to full
 
     async def chat(self, request: ChatRequest, trace: RouteTrace) -> tuple[ChatResponse, Deployment]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from pavedroad.core.errors import ModelNotAllowed, PavedroadError
 from pavedroad.core.types import ChatRequest, EmbeddingRequest, EmbeddingResponse
-from pavedroad.routing.router import RouteTrace, Router
+from pavedroad.routing.router import Router, RouteTrace
 from pavedroad.service.pipeline import ChatResult, ChatStream, Exchange, Stage, compose
 from pavedroad.service.stages import ModelAccess, RouteAndCall
 from pavedroad.telemetry.metrics import GatewayMetrics

@@ -9,8 +9,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Mapping
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine

@@ -62,7 +62,7 @@ class KeyAdmin:
         return CreatedKey(record, plaintext)
 
     async def list(self, *, include_revoked: bool = False) -> list[KeyRecord]:
-        return await self._repository.list(include_revoked=include_revoked)
+        return await self._repository.all(include_revoked=include_revoked)
 
     async def revoke(self, ident: str) -> KeyRecord:
         found = await self._repository.find(ident)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
 from pavedroad.core.errors import ModelNotAllowed, PavedroadError, UpstreamError, UpstreamTimeout
 from pavedroad.core.types import Usage
 from pavedroad.routing.router import Router, StreamStart
-from pavedroad.service.pipeline import ChatResult, ChatStream, Exchange, Next, StreamFailure, StreamItem
+from pavedroad.service.pipeline import (
+    ChatResult,
+    ChatStream,
+    Exchange,
+    Next,
+    StreamFailure,
+    StreamItem,
+)
 
 
 class ModelAccess:
@@ -79,7 +87,5 @@ class RouteAndCall:
 async def _close(stream: AsyncIterator[object]) -> None:
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
-        try:
+        with contextlib.suppress(RuntimeError, UpstreamError):
             await aclose()
-        except (RuntimeError, UpstreamError):
-            pass

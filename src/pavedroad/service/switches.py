@@ -29,7 +29,7 @@ class SwitchAdmin:
             raise InvalidRequest(
                 f"unknown {scope} {name!r}; known: {', '.join(sorted(names)) or 'none'}",
                 param="name")
-        await self._repository.set(scope, name, disabled=disabled, reason=reason, by=by)
+        await self._repository.put(scope, name, disabled=disabled, reason=reason, by=by)
         await self.reload()
 
     async def reload(self) -> None:

@@ -59,9 +59,7 @@ def parse_messages(body: bytes) -> AnthropicChat:
     prompt = Prompt(
         model=req.model,
         texts=texts,
-        last_user_text=next(
-            (_text(m.content) for m in reversed(req.messages) if m.role == "user"), ""
-        ),
+        last_user_text=next((_text(m.content) for m in reversed(req.messages) if m.role == "user"), ""),
         tool_results=results or None,
         tools=tools,
         tool_mode=mode,
@@ -81,9 +79,7 @@ def _text(content: str | _Blocks | Any) -> str:
     return " ".join(
         b["text"]
         for b in content
-        if isinstance(b, dict)
-        and b.get("type", "text") == "text"
-        and isinstance(b.get("text"), str)
+        if isinstance(b, dict) and b.get("type", "text") == "text" and isinstance(b.get("text"), str)
     )
 
 
@@ -109,9 +105,7 @@ def _tool_results(message: _Message) -> list[str]:
     return [_text(b.get("content", "")) for b in message.content if b.get("type") == "tool_result"]
 
 
-def _tool_choice(
-    choice: dict[str, Any] | None, tools: list[ToolSpec]
-) -> tuple[ToolMode, str | None, bool]:
+def _tool_choice(choice: dict[str, Any] | None, tools: list[ToolSpec]) -> tuple[ToolMode, str | None, bool]:
     if choice is None:
         return ToolMode.AUTO, None, True
     parallel = not choice.get("disable_parallel_tool_use", False)

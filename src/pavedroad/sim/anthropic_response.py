@@ -24,9 +24,7 @@ _STOP_REASON = {
 }
 
 
-def message_body(
-    chat: AnthropicChat, reply: Reply, state: SimState, *, cached: int
-) -> dict[str, Any]:
+def message_body(chat: AnthropicChat, reply: Reply, state: SimState, *, cached: int) -> dict[str, Any]:
     return {
         **_envelope(chat, state),
         "content": _blocks(reply, state),
@@ -36,9 +34,7 @@ def message_body(
     }
 
 
-def message_frames(
-    chat: AnthropicChat, reply: Reply, state: SimState, *, cached: int
-) -> list[Frame]:
+def message_frames(chat: AnthropicChat, reply: Reply, state: SimState, *, cached: int) -> list[Frame]:
     start = {
         **_envelope(chat, state),
         "content": [],
@@ -56,9 +52,7 @@ def message_frames(
         frames.extend(rest)
     delta = {"stop_reason": _STOP_REASON[reply.finish], "stop_sequence": reply.stop_sequence}
     usage = {"output_tokens": reply.completion_tokens}
-    frames.append(
-        _event("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
-    )
+    frames.append(_event("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
     frames.append(_event("message_stop", {"type": "message_stop"}, terminal=True))
     return frames
 

@@ -56,7 +56,4 @@ async def reset(request: Request) -> Response:
 
 
 def _rules(rules: list[FaultRule]) -> list[dict[str, Any]]:
-    return [
-        {"model": r.model, "fault": msgspec.to_builtins(r.fault), "times": r.remaining}
-        for r in rules
-    ]
+    return [{"model": r.model, "fault": msgspec.to_builtins(r.fault), "times": r.remaining} for r in rules]

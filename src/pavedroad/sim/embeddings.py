@@ -90,9 +90,7 @@ def _inputs(value: Any) -> list[tuple[bytes, int]]:
             return [_tokens_key(value)]
         if all(isinstance(v, list) and v and all(_is_int(t) for t in v) for v in value):
             return [_tokens_key(v) for v in value]
-    raise Reject(
-        400, "'input' must be a non-empty string, array of strings, or array(s) of token ids"
-    )
+    raise Reject(400, "'input' must be a non-empty string, array of strings, or array(s) of token ids")
 
 
 def _is_int(value: Any) -> bool:

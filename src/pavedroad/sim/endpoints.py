@@ -25,9 +25,7 @@ async def chat_completions(request: Request) -> Response:
     fault = await engage(state, chat.prompt.model, header_fault)
     reply = compose(chat.prompt, content=fault.content)
     if chat.stream:
-        return stream_reply(
-            completion_frames(chat, reply, state, cached=fault.cached_tokens), fault
-        )
+        return stream_reply(completion_frames(chat, reply, state, cached=fault.cached_tokens), fault)
     return json_reply(completion_body(chat, reply, state, cached=fault.cached_tokens), fault)
 
 

@@ -72,17 +72,13 @@ def error_response(
 ) -> Response:
     text = message or _DEFAULT_MESSAGES.get(status, f"Simulated error {status}.")
     if dialect is Dialect.ANTHROPIC:
-        kind = _ANTHROPIC_TYPES.get(
-            status, "api_error" if status >= 500 else "invalid_request_error"
-        )
+        kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         body: dict[str, object] = {"type": "error", "error": {"type": kind, "message": text}}
     else:
         default = ("server_error", None) if status >= 500 else ("invalid_request_error", None)
         kind, code = _OPENAI_TYPES.get(status, default)
         body = {"error": {"message": text, "type": kind, "param": None, "code": code}}
-    return Response(
-        orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
-    )
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 
 def retry_after_headers(seconds: float | None) -> dict[str, str]:

@@ -23,9 +23,7 @@ class FaultError(ValueError):
     """A fault spec was not understood; the caller gets a 400, never a silent no-op."""
 
 
-class Fault(
-    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, omit_defaults=True
-):
+class Fault(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """One injected misbehaviour. Every field is optional; the empty fault changes nothing."""
 
     status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None

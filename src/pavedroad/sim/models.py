@@ -14,8 +14,7 @@ def openai_models() -> dict[str, Any]:
     return {
         "object": "list",
         "data": [
-            {"id": m, "object": "model", "created": _CREATED, "owned_by": "pavedroad-sim"}
-            for m in MODEL_IDS
+            {"id": m, "object": "model", "created": _CREATED, "owned_by": "pavedroad-sim"} for m in MODEL_IDS
         ],
     }
 

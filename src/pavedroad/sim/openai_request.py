@@ -64,9 +64,7 @@ def parse_chat(body: bytes, *, deployment: str | None = None) -> OpenAIChat:
         raise Reject(400, "you must provide a model parameter")
     if not req.messages:
         raise Reject(400, "'messages' must contain at least one message")
-    tools = [
-        ToolSpec(name=t.function.name, schema=t.function.parameters or {}) for t in req.tools or []
-    ]
+    tools = [ToolSpec(name=t.function.name, schema=t.function.parameters or {}) for t in req.tools or []]
     mode, name = _tool_choice(req.tool_choice, tools)
     json_mode, schema = _response_format(req.response_format)
     stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
@@ -85,9 +83,7 @@ def parse_chat(body: bytes, *, deployment: str | None = None) -> OpenAIChat:
         json_schema=schema,
     )
     include_usage = bool((req.stream_options or {}).get("include_usage"))
-    return OpenAIChat(
-        prompt=prompt, stream=bool(req.stream), include_usage=include_usage, n=req.n or 1
-    )
+    return OpenAIChat(prompt=prompt, stream=bool(req.stream), include_usage=include_usage, n=req.n or 1)
 
 
 def _content(message: _Message) -> str:
@@ -116,9 +112,7 @@ def _tool_results(messages: list[_Message]) -> list[str] | None:
     return list(reversed(results)) if results else None
 
 
-def _tool_choice(
-    choice: str | dict[str, Any] | None, tools: list[ToolSpec]
-) -> tuple[ToolMode, str | None]:
+def _tool_choice(choice: str | dict[str, Any] | None, tools: list[ToolSpec]) -> tuple[ToolMode, str | None]:
     if choice is None or choice in ("auto", "required"):
         return ToolMode.AUTO, None
     if choice == "none":

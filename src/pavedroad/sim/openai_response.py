@@ -24,9 +24,7 @@ _FINISH = {
 }
 
 
-def completion_body(
-    chat: OpenAIChat, reply: Reply, state: SimState, *, cached: int
-) -> dict[str, Any]:
+def completion_body(chat: OpenAIChat, reply: Reply, state: SimState, *, cached: int) -> dict[str, Any]:
     choices = []
     for i in range(chat.n):
         message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
@@ -54,9 +52,7 @@ def completion_body(
     }
 
 
-def completion_frames(
-    chat: OpenAIChat, reply: Reply, state: SimState, *, cached: int
-) -> list[Frame]:
+def completion_frames(chat: OpenAIChat, reply: Reply, state: SimState, *, cached: int) -> list[Frame]:
     base = _envelope(chat, state, "chat.completion.chunk")
     if chat.include_usage:
         base["usage"] = None  # real chunks carry an explicit null until the usage chunk
@@ -89,9 +85,7 @@ def _tool_call_deltas(index: int, call_id: str, call: ToolCall) -> list[dict[str
         "type": "function",
         "function": {"name": call.name, "arguments": ""},
     }
-    pieces = [
-        {"index": index, "function": {"arguments": part}} for part in fragments(call.arguments)
-    ]
+    pieces = [{"index": index, "function": {"arguments": part}} for part in fragments(call.arguments)]
     return [{"tool_calls": [opening]}] + [{"tool_calls": [piece]} for piece in pieces]
 
 

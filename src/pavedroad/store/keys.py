@@ -60,7 +60,7 @@ class KeyRepository:
                 updated_at=record.updated_at,
             ))
 
-    async def list(self, *, include_revoked: bool = False) -> list[KeyRecord]:
+    async def all(self, *, include_revoked: bool = False) -> list[KeyRecord]:
         query = sa.select(api_keys).order_by(api_keys.c.id)
         if not include_revoked:
             query = query.where(api_keys.c.revoked_at.is_(None))

@@ -25,7 +25,7 @@ class SwitchRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def set(self, scope: str, name: str, *, disabled: bool, reason: str, by: str) -> None:
+    async def put(self, scope: str, name: str, *, disabled: bool, reason: str, by: str) -> None:
         now = time.time()
         async with self._engine.begin() as conn:
             updated = await conn.execute(

@@ -1,0 +1,38 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import RunningGateway, Sim, start_gateway, start_sim
+
+
+@pytest.fixture(scope="session")
+def sim_session() -> Iterator[Sim]:
+    sim = start_sim()
+    yield sim
+    sim.server.stop()
+
+
+@pytest.fixture
+def sim(sim_session: Sim) -> Sim:
+    """The shared simulator, with no faults and fresh stats."""
+    sim_session.reset()
+    return sim_session
+
+
+@pytest.fixture
+def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
+    started: list[RunningGateway] = []
+
+    def start(config: str, **kwargs: object) -> RunningGateway:
+        running = start_gateway(config, tmp_path, **kwargs)  # type: ignore[arg-type]
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
