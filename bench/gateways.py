@@ -46,8 +46,6 @@ PORTKEY_DIR = BENCH / ".portkey"
 PORTKEY_JS = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
 
 HOST = "127.0.0.1"  # the only address this script ever talks to
-UPSTREAM_CPU = "0"  # nginx + wrk
-GATEWAY_CPU = "1"  # gateway under test
 MODEL = "bench-model"
 PAVEDROAD_MASTER_KEY = "sk-bench-master"
 LITELLM_MASTER_KEY = "sk-bench-litellm"
@@ -55,12 +53,22 @@ UPSTREAM_API_KEY = "sk-bench-upstream"  # forwarded to nginx, which ignores it
 ALL_GATEWAYS = ("direct", "pavedroad", "litellm", "portkey")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PIN = True  # cleared by --no-pin
+
+
+@dataclass
+class Pinning:
+    upstream: str = "0"  # nginx + wrk
+    gateway: str = "1"  # the gateway under test
+    enabled: bool = True  # False with --no-pin
+
+
+CPUS = Pinning()
 
 
 def pin(cpu: str) -> list[str]:
     """taskset prefix that pins a command to one CPU (empty with --no-pin)."""
-    return ["taskset", "-c", cpu] if PIN else []
+    return ["taskset", "-c", cpu] if CPUS.enabled else []
+
 
 # What the upstream answers to every POST /v1/chat/completions.
 UPSTREAM_BODY = {
@@ -225,14 +233,20 @@ class Procs:
         self.workdir = workdir
         self.items: list[Proc] = []
 
-    def start(self, name: str, argv: list[str], *, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> Proc:
+    def start(
+        self, name: str, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> Proc:
         logfile = self.workdir / f"{name}.log"
         fh = open(logfile, "ab")  # noqa: SIM115 - the child owns it
         try:
             popen = subprocess.Popen(
-                argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=child_env(env), cwd=str(cwd) if cwd else None, start_new_session=True,
+                argv,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=child_env(env),
+                cwd=str(cwd) if cwd else None,
+                start_new_session=True,
             )
         finally:
             fh.close()
@@ -261,8 +275,13 @@ class Procs:
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def http(method: str, url: str, headers: dict[str, str] | None = None,
-         body: bytes | None = None, timeout: float = 5.0) -> tuple[int, bytes]:
+def http(
+    method: str,
+    url: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, bytes]:
     assert url.startswith(f"http://{HOST}:"), url
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
@@ -291,11 +310,13 @@ def wait_listening(proc: Proc | None, url: str, timeout: float) -> None:
 
 def chat_request_body() -> bytes:
     # Same shape as wrk_chat.lua sends; used for the preflight check only.
-    return json.dumps({
-        "model": MODEL,
-        "messages": [{"role": "system", "content": "preflight"}, {"role": "user", "content": "ping"}],
-        "max_tokens": 8,
-    }).encode()
+    return json.dumps(
+        {
+            "model": MODEL,
+            "messages": [{"role": "system", "content": "preflight"}, {"role": "user", "content": "ping"}],
+            "max_tokens": 8,
+        }
+    ).encode()
 
 
 def preflight(url: str, headers: dict[str, str], proc: Proc | None, tries: int = 20) -> None:
@@ -340,34 +361,63 @@ class WrkResult:
     errors: int
     error_detail: dict[str, Any]
     first_bad: str | None
+    request_body_bytes: int | None
 
 
-def run_wrk(url: str, conns: int, seconds: int, header_args: list[str], *,
-            timeout_s: int, count_status: bool, threads: int) -> WrkResult:
+def run_wrk(
+    url: str,
+    conns: int,
+    seconds: int,
+    header_args: list[str],
+    *,
+    timeout_s: int,
+    count_status: bool,
+    threads: int,
+) -> WrkResult:
     assert url.startswith(f"http://{HOST}:"), url
     threads = max(1, min(threads, conns))
     argv = [
-        *pin(UPSTREAM_CPU), "wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s",
-        f"--timeout={timeout_s}s", "-s", str(LUA), url, "--", f"model={MODEL}", *header_args,
+        *pin(CPUS.upstream),
+        "wrk",
+        f"-t{threads}",
+        f"-c{conns}",
+        f"-d{seconds}s",
+        f"--timeout={timeout_s}s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        f"model={MODEL}",
+        *header_args,
     ]
     if count_status:
         argv.append("count-status")
-    out = subprocess.run(argv, capture_output=True, text=True, env=child_env(),
-                         timeout=seconds + timeout_s + 60)
+    out = subprocess.run(
+        argv, capture_output=True, check=False, text=True, env=child_env(), timeout=seconds + timeout_s + 60
+    )
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if out.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed rc={out.returncode}\n{out.stdout}\n{out.stderr}")
-    doc = json.loads(line[len("BENCH_JSON "):])
+    doc = json.loads(line[len("BENCH_JSON ") :])
     e = doc["errors"]
     status_errors = doc["non2xx"] if doc["non2xx"] is not None else e["status_ge_400"]
     errors = e["connect"] + e["read"] + e["write"] + e["timeout"] + status_errors
     lat = doc["latency_us"]
     dur = doc["duration_us"] / 1e6
     return WrkResult(
-        requests=doc["requests"], duration_s=dur, rps=doc["requests"] / dur if dur else 0.0,
-        p50_ms=lat["p50"] / 1000, p90_ms=lat["p90"] / 1000, p99_ms=lat["p99"] / 1000,
-        p999_ms=lat["p999"] / 1000, mean_ms=lat["mean"] / 1000, max_ms=lat["max"] / 1000,
-        errors=errors, error_detail={**e, "non2xx": doc["non2xx"]}, first_bad=doc["first_bad"],
+        requests=doc["requests"],
+        duration_s=dur,
+        rps=doc["requests"] / dur if dur else 0.0,
+        p50_ms=lat["p50"] / 1000,
+        p90_ms=lat["p90"] / 1000,
+        p99_ms=lat["p99"] / 1000,
+        p999_ms=lat["p999"] / 1000,
+        mean_ms=lat["mean"] / 1000,
+        max_ms=lat["max"] / 1000,
+        errors=errors,
+        error_detail={**e, "non2xx": doc["non2xx"]},
+        first_bad=doc["first_bad"],
+        request_body_bytes=doc.get("request_body_bytes"),
     )
 
 
@@ -392,11 +442,26 @@ def start_upstream(procs: Procs, workdir: Path) -> tuple[Proc, int]:
     # nginx would interpret quotes, variables and backslash escapes in the literal
     assert not set(body) & set("'$\\"), body
     port = free_port()
-    conf = (NGINX_TMPL.read_text().replace("@PREFIX@", str(prefix))
-            .replace("@PORT@", str(port)).replace("@BODY@", body))
+    conf = (
+        NGINX_TMPL.read_text()
+        .replace("@PREFIX@", str(prefix))
+        .replace("@PORT@", str(port))
+        .replace("@BODY@", body)
+    )
     (prefix / "nginx.conf").write_text(conf)
-    proc = procs.start("nginx", [*pin(UPSTREAM_CPU), nginx_binary(), "-p", str(prefix),
-                                 "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")])
+    proc = procs.start(
+        "nginx",
+        [
+            *pin(CPUS.upstream),
+            nginx_binary(),
+            "-p",
+            str(prefix),
+            "-c",
+            str(prefix / "nginx.conf"),
+            "-e",
+            str(prefix / "error.log"),
+        ],
+    )
     wait_listening(proc, f"http://{HOST}:{port}/health", 15)
     return proc, port
 
@@ -416,8 +481,13 @@ class Leg:
 
 
 def start_direct(procs: Procs, workdir: Path, nginx_port: int, args: argparse.Namespace) -> Leg:
-    return Leg("direct", f"http://{HOST}:{nginx_port}/v1/chat/completions",
-               {"Authorization": f"Bearer {UPSTREAM_API_KEY}"}, None, {"version": nginx_version()})
+    return Leg(
+        "direct",
+        f"http://{HOST}:{nginx_port}/v1/chat/completions",
+        {"Authorization": f"Bearer {UPSTREAM_API_KEY}"},
+        None,
+        {"version": nginx_version()},
+    )
 
 
 def _pavedroad_cmd(args: argparse.Namespace) -> list[str]:
@@ -426,14 +496,19 @@ def _pavedroad_cmd(args: argparse.Namespace) -> list[str]:
         return [str(exe)]
     raise SkipGateway(
         f"{exe} does not exist yet (pavedroad's CLI is not installed in /work/main/.venv); "
-        "skipping the pavedroad leg")
+        "skipping the pavedroad leg"
+    )
 
 
 def render_pavedroad_config(workdir: Path, nginx_port: int, template: Path) -> Path:
     state = workdir / "pavedroad"
     state.mkdir(exist_ok=True)
-    text = (template.read_text().replace("@NGINX_PORT@", str(nginx_port))
-            .replace("@STATE_DIR@", str(state)).replace("@HOST@", HOST))
+    text = (
+        template.read_text()
+        .replace("@NGINX_PORT@", str(nginx_port))
+        .replace("@STATE_DIR@", str(state))
+        .replace("@HOST@", HOST)
+    )
     out = workdir / "pavedroad.yaml"
     out.write_text(text)
     return out
@@ -442,38 +517,58 @@ def render_pavedroad_config(workdir: Path, nginx_port: int, template: Path) -> P
 def start_pavedroad(procs: Procs, workdir: Path, nginx_port: int, args: argparse.Namespace) -> Leg:
     cmd = _pavedroad_cmd(args)
     try:
-        help_out = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=60,
-                                  env=child_env())
+        help_out = subprocess.run(
+            [*cmd, "--help"], capture_output=True, check=False, text=True, timeout=60, env=child_env()
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SkipGateway(f"`pavedroad --help` failed: {exc}") from exc
     if help_out.returncode != 0 or "serve" not in help_out.stdout:
-        raise SkipGateway("pavedroad CLI has no `serve` command yet:\n"
-                          + (help_out.stdout + help_out.stderr)[-1500:])
+        raise SkipGateway(
+            "pavedroad CLI has no `serve` command yet:\n" + (help_out.stdout + help_out.stderr)[-1500:]
+        )
     cfg = render_pavedroad_config(workdir, nginx_port, Path(args.pavedroad_config))
     env = {"PAVEDROAD_MASTER_KEY": PAVEDROAD_MASTER_KEY}
 
     # A virtual key, created before the server starts, so auth + routing run for real.
     keys = subprocess.run(
         [*cmd, "keys", "create", "--config", str(cfg), "--name", "bench", "--models", MODEL],
-        capture_output=True, text=True, timeout=120, env=child_env(env), cwd=str(workdir))
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+        env=child_env(env),
+        cwd=str(workdir),
+    )
     m = re.search(r"\bsk-[A-Za-z0-9_\-]{8,}", keys.stdout)
     if keys.returncode != 0 or not m:
-        raise SkipGateway(f"`pavedroad keys create` failed (rc={keys.returncode}):\n"
-                          f"{keys.stdout[-1500:]}\n{keys.stderr[-1500:]}")
+        raise SkipGateway(
+            f"`pavedroad keys create` failed (rc={keys.returncode}):\n"
+            f"{keys.stdout[-1500:]}\n{keys.stderr[-1500:]}"
+        )
     vkey = m.group(0)
 
     port = free_port()
-    proc = procs.start("pavedroad", [*pin(GATEWAY_CPU), *cmd, "serve", "--config", str(cfg),
-                                     "--host", HOST, "--port", str(port)],
-                       env=env, cwd=workdir)
+    proc = procs.start(
+        "pavedroad",
+        [*pin(CPUS.gateway), *cmd, "serve", "--config", str(cfg), "--host", HOST, "--port", str(port)],
+        env=env,
+        cwd=workdir,
+    )
     wait_listening(proc, f"http://{HOST}:{port}/", args.start_timeout)
     url = f"http://{HOST}:{port}/v1/chat/completions"
     headers = {"Authorization": f"Bearer {vkey}"}
     preflight(url, headers, proc)
     version = subprocess.run(
-        [str(Path(args.pavedroad_bin).parent / "python"), "-c",
-         "import importlib.metadata as m; print(m.version('pavedroad'))"],
-        capture_output=True, text=True, env=child_env()).stdout.strip()
+        [
+            str(Path(args.pavedroad_bin).parent / "python"),
+            "-c",
+            "import importlib.metadata as m; print(m.version('pavedroad'))",
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        env=child_env(),
+    ).stdout.strip()
     return Leg("pavedroad", url, headers, proc, {"version": version, "config": cfg.read_text()})
 
 
@@ -483,30 +578,58 @@ def start_litellm(procs: Procs, workdir: Path, nginx_port: int, args: argparse.N
         raise SkipGateway(f"{exe} missing: run bench/setup.sh")
     cfg = workdir / "litellm.yaml"
     # JSON is valid YAML; no PyYAML needed here.
-    cfg.write_text(json.dumps({
-        "model_list": [{
-            "model_name": MODEL,
-            "litellm_params": {
-                "model": f"openai/{MODEL}",
-                "api_base": f"http://{HOST}:{nginx_port}/v1",
-                "api_key": UPSTREAM_API_KEY,
+    cfg.write_text(
+        json.dumps(
+            {
+                "model_list": [
+                    {
+                        "model_name": MODEL,
+                        "litellm_params": {
+                            "model": f"openai/{MODEL}",
+                            "api_base": f"http://{HOST}:{nginx_port}/v1",
+                            "api_key": UPSTREAM_API_KEY,
+                        },
+                    }
+                ],
+                "general_settings": {"master_key": LITELLM_MASTER_KEY},
             },
-        }],
-        "general_settings": {"master_key": LITELLM_MASTER_KEY},
-    }, indent=2))
+            indent=2,
+        )
+    )
     port = free_port()
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
-    proc = procs.start("litellm", [*pin(GATEWAY_CPU), str(exe), "--config", str(cfg),
-                                   "--host", HOST, "--port", str(port), "--num_workers", "1"],
-                       env=env, cwd=workdir)
+    proc = procs.start(
+        "litellm",
+        [
+            *pin(CPUS.gateway),
+            str(exe),
+            "--config",
+            str(cfg),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--num_workers",
+            "1",
+        ],
+        env=env,
+        cwd=workdir,
+    )
     wait_listening(proc, f"http://{HOST}:{port}/health/liveliness", args.start_timeout)
     url = f"http://{HOST}:{port}/v1/chat/completions"
     headers = {"Authorization": f"Bearer {LITELLM_MASTER_KEY}"}
     preflight(url, headers, proc)
     version = subprocess.run(
-        [str(LITELLM_VENV / "bin" / "python"), "-c",
-         "import importlib.metadata as m; print(m.version('litellm'))"],
-        capture_output=True, text=True, env=child_env()).stdout.strip()
+        [
+            str(LITELLM_VENV / "bin" / "python"),
+            "-c",
+            "import importlib.metadata as m; print(m.version('litellm'))",
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        env=child_env(),
+    ).stdout.strip()
     return Leg("litellm", url, headers, proc, {"version": version})
 
 
@@ -515,9 +638,12 @@ def start_portkey(procs: Procs, workdir: Path, nginx_port: int, args: argparse.N
     if not node or not PORTKEY_JS.exists():
         raise SkipGateway(f"{PORTKEY_JS} or node missing: run bench/setup.sh")
     port = free_port()
-    proc = procs.start("portkey", [*pin(GATEWAY_CPU), node, str(PORTKEY_JS),
-                                   f"--port={port}", "--headless"],
-                       env={"NODE_ENV": "production"}, cwd=PORTKEY_DIR)
+    proc = procs.start(
+        "portkey",
+        [*pin(CPUS.gateway), node, str(PORTKEY_JS), f"--port={port}", "--headless"],
+        env={"NODE_ENV": "production"},
+        cwd=PORTKEY_DIR,
+    )
     wait_listening(proc, f"http://{HOST}:{port}/", args.start_timeout)
     url = f"http://{HOST}:{port}/v1/chat/completions"
     headers = {
@@ -542,8 +668,13 @@ STARTERS: dict[str, Callable[[Procs, Path, int, argparse.Namespace], Leg]] = {
 }
 
 
+def wrk_version() -> str:
+    out = subprocess.run(["wrk", "-v"], capture_output=True, check=False, text=True)
+    return (out.stdout + out.stderr).strip().splitlines()[0].split(" [")[0]
+
+
 def nginx_version() -> str:
-    out = subprocess.run([nginx_binary(), "-v"], capture_output=True, text=True)
+    out = subprocess.run([nginx_binary(), "-v"], capture_output=True, check=False, text=True)
     return (out.stderr or out.stdout).strip().split("/")[-1]
 
 
@@ -557,35 +688,57 @@ def only_running(legs: list[Leg], active: Leg, freeze: bool) -> Iterator[None]:
     """SIGSTOP the idle gateways so they cannot steal CPU 1 from the one measured."""
     frozen = [lg for lg in legs if freeze and lg is not active and lg.proc is not None]
     for lg in frozen:
-        lg.proc.freeze()  # type: ignore[union-attr]
+        assert lg.proc is not None
+        lg.proc.freeze()
     try:
         yield
     finally:
         for lg in frozen:
-            lg.proc.thaw()  # type: ignore[union-attr]
+            assert lg.proc is not None
+            lg.proc.thaw()
 
 
 def measure(leg: Leg, upstream: Proc, conns: int, args: argparse.Namespace) -> dict[str, Any]:
-    wrk_kw = dict(timeout_s=args.timeout, count_status=not args.no_count_status, threads=args.threads)
+    def load(seconds: int) -> WrkResult:
+        return run_wrk(
+            leg.url,
+            conns,
+            seconds,
+            leg.header_args(),
+            timeout_s=args.timeout,
+            count_status=not args.no_count_status,
+            threads=args.threads,
+        )
+
     if args.warmup > 0:
-        run_wrk(leg.url, conns, args.warmup, leg.header_args(), **wrk_kw)  # type: ignore[arg-type]
-    gw0 = tree_cpu_seconds(leg.proc.pid) if leg.proc else None
+        load(args.warmup)
+    gw0 = tree_cpu_seconds(leg.proc.pid) if leg.proc else 0.0
     up0 = tree_cpu_seconds(upstream.pid)
     t0 = time.monotonic()
-    res = run_wrk(leg.url, conns, args.duration, leg.header_args(), **wrk_kw)  # type: ignore[arg-type]
+    res = load(args.duration)
     wall = time.monotonic() - t0
     up1 = tree_cpu_seconds(upstream.pid)
-    gw1 = tree_cpu_seconds(leg.proc.pid) if leg.proc else None
+    gw_cpu = None if leg.proc is None else tree_cpu_seconds(leg.proc.pid) - gw0
     n = max(res.requests, 1)
     row: dict[str, Any] = {
-        "gateway": leg.name, "conns": conns,
-        "requests": res.requests, "duration_s": round(res.duration_s, 3), "rps": round(res.rps, 1),
-        "p50_ms": res.p50_ms, "p90_ms": res.p90_ms, "p99_ms": res.p99_ms, "p999_ms": res.p999_ms,
-        "mean_ms": res.mean_ms, "max_ms": res.max_ms,
-        "errors": res.errors, "error_detail": res.error_detail, "first_bad": res.first_bad,
-        "gateway_cpu_s": None if gw0 is None else round(gw1 - gw0, 3),  # type: ignore[operator]
-        "gateway_cpu_us_per_req": None if gw0 is None else round((gw1 - gw0) * 1e6 / n, 1),  # type: ignore[operator]
-        "gateway_cpu_util": None if gw0 is None else round((gw1 - gw0) / wall, 3),  # type: ignore[operator]
+        "gateway": leg.name,
+        "conns": conns,
+        "requests": res.requests,
+        "duration_s": round(res.duration_s, 3),
+        "rps": round(res.rps, 1),
+        "p50_ms": res.p50_ms,
+        "p90_ms": res.p90_ms,
+        "p99_ms": res.p99_ms,
+        "p999_ms": res.p999_ms,
+        "mean_ms": res.mean_ms,
+        "max_ms": res.max_ms,
+        "errors": res.errors,
+        "error_detail": res.error_detail,
+        "first_bad": res.first_bad,
+        "request_body_bytes": res.request_body_bytes,
+        "gateway_cpu_s": None if gw_cpu is None else round(gw_cpu, 3),
+        "gateway_cpu_us_per_req": None if gw_cpu is None else round(gw_cpu * 1e6 / n, 1),
+        "gateway_cpu_util": None if gw_cpu is None else round(gw_cpu / wall, 3),
         "upstream_cpu_us_per_req": round((up1 - up0) * 1e6 / n, 1),
     }
     if leg.proc is not None and not leg.proc.alive():
@@ -613,19 +766,25 @@ def summarize(rows: list[dict[str, Any]], order: list[str], conns_list: list[int
             rs = [r for r in rows if r["gateway"] == gw and r["conns"] == c]
             if not rs:
                 continue
-            out.append({
-                "gateway": gw, "conns": c, "rounds": len(rs),
-                "rps": med([r["rps"] for r in rs]),
-                "rps_min": min(r["rps"] for r in rs), "rps_max": max(r["rps"] for r in rs),
-                "p50_ms": med([r["p50_ms"] for r in rs]), "p90_ms": med([r["p90_ms"] for r in rs]),
-                "p99_ms": med([r["p99_ms"] for r in rs]),
-                "added_p50_ms": med([r["added_p50_ms"] for r in rs]),
-                "added_p99_ms": med([r["added_p99_ms"] for r in rs]),
-                "gateway_cpu_us_per_req": med([r["gateway_cpu_us_per_req"] for r in rs]),
-                "upstream_cpu_us_per_req": med([r["upstream_cpu_us_per_req"] for r in rs]),
-                "errors": sum(r["errors"] for r in rs),
-                "requests": sum(r["requests"] for r in rs),
-            })
+            out.append(
+                {
+                    "gateway": gw,
+                    "conns": c,
+                    "rounds": len(rs),
+                    "rps": med([r["rps"] for r in rs]),
+                    "rps_min": min(r["rps"] for r in rs),
+                    "rps_max": max(r["rps"] for r in rs),
+                    "p50_ms": med([r["p50_ms"] for r in rs]),
+                    "p90_ms": med([r["p90_ms"] for r in rs]),
+                    "p99_ms": med([r["p99_ms"] for r in rs]),
+                    "added_p50_ms": med([r["added_p50_ms"] for r in rs]),
+                    "added_p99_ms": med([r["added_p99_ms"] for r in rs]),
+                    "gateway_cpu_us_per_req": med([r["gateway_cpu_us_per_req"] for r in rs]),
+                    "upstream_cpu_us_per_req": med([r["upstream_cpu_us_per_req"] for r in rs]),
+                    "errors": sum(r["errors"] for r in rs),
+                    "requests": sum(r["requests"] for r in rs),
+                }
+            )
     return out
 
 
@@ -655,8 +814,14 @@ def checks(summary: list[dict[str, Any]], rat: dict[str, Any]) -> list[dict[str,
     out = []
 
     def add(name: str, value: float | None, target: str, ok: bool | None) -> None:
-        out.append({"check": name, "value": value, "target": target,
-                    "status": "n/a" if ok is None else ("PASS" if ok else "FAIL")})
+        out.append(
+            {
+                "check": name,
+                "value": value,
+                "target": target,
+                "status": "n/a" if ok is None else ("PASS" if ok else "FAIL"),
+            }
+        )
 
     p1 = s.get(("pavedroad", 1))
     v = p1["added_p50_ms"] if p1 else None
@@ -686,25 +851,26 @@ def markdown(doc: dict[str, Any]) -> str:
     a = doc["settings"]
     lines = [
         f"Gateway benchmark {doc['timestamp']} — {a['rounds']} round(s), {a['duration']} s runs "
-        f"after {a['warmup']} s warm-up; medians over rounds; added = gateway − direct, same round "
+        f"after {a['warmup']} s warm-up; medians over rounds; added = gateway - direct, same round "
         f"and conns.",
         "",
-        "| gateway | conns | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms "
-        "| CPU µs/req | errors |",
+        "| gateway | conns | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | CPU µs/req | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in doc["summary"]:
         rps = f"{r['rps']:,.0f}"
         if r["rounds"] > 1:
-            rps += f" ({r['rps_min']:,.0f}–{r['rps_max']:,.0f})"
+            rps += f" ({r['rps_min']:,.0f}-{r['rps_max']:,.0f})"
         direct = r["gateway"] == "direct"
-        cpu = (f"({_f(r['upstream_cpu_us_per_req'], 1)} nginx)" if direct
-               else _f(r["gateway_cpu_us_per_req"], 0))
+        cpu = (
+            f"({_f(r['upstream_cpu_us_per_req'], 1)} nginx)" if direct else _f(r["gateway_cpu_us_per_req"], 0)
+        )
         lines.append(
             f"| {r['gateway']} | {r['conns']} | {rps} | {_f(r['p50_ms'], 3)} | {_f(r['p99_ms'], 3)} "
             f"| {'—' if direct else _f(r['added_p50_ms'], 3, True)} "
             f"| {'—' if direct else _f(r['added_p99_ms'], 3, True)} | {cpu} "
-            f"| {r['errors']:,} / {r['requests']:,} |")
+            f"| {r['errors']:,} / {r['requests']:,} |"
+        )
     rat = doc["ratios"]
     lines += ["", f"Throughput ratios at {rat['conns']} conns (median req/s; per round in brackets):"]
     for other in ("litellm", "portkey"):
@@ -732,20 +898,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=int, default=15, help="measured seconds per run (default 15)")
     p.add_argument("--warmup", type=int, default=5, help="warm-up seconds before each run (default 5)")
     p.add_argument("--conns", default="1,16,64", help="connection counts (default 1,16,64)")
-    p.add_argument("--only", default=",".join(ALL_GATEWAYS[1:]),
-                   help="gateways to run besides direct, which always runs as the baseline "
-                        "(default pavedroad,litellm,portkey)")
-    p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1; wrk shares CPU 0 with nginx)")
+    p.add_argument(
+        "--only",
+        default=",".join(ALL_GATEWAYS[1:]),
+        help="gateways to run besides direct, which always runs as the baseline "
+        "(default pavedroad,litellm,portkey)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=1, help="wrk threads (default 1; wrk shares CPU 0 with nginx)"
+    )
     p.add_argument("--timeout", type=int, default=10, help="wrk per-request timeout, seconds (default 10)")
-    p.add_argument("--no-count-status", action="store_true",
-                   help="count only wrk's own >=400 status errors (no Lua response() callback)")
-    p.add_argument("--no-freeze", action="store_true",
-                   help="do not SIGSTOP idle gateways while another one is measured")
+    p.add_argument(
+        "--no-count-status",
+        action="store_true",
+        help="count only wrk's own >=400 status errors (no Lua response() callback)",
+    )
+    p.add_argument(
+        "--no-freeze", action="store_true", help="do not SIGSTOP idle gateways while another one is measured"
+    )
     p.add_argument("--no-pin", action="store_true", help="do not pin with taskset (for 1-CPU machines)")
     p.add_argument("--start-timeout", type=float, default=180, help="seconds to wait for a gateway to start")
     p.add_argument("--pavedroad-bin", default=str(REPO / ".venv" / "bin" / "pavedroad"))
-    p.add_argument("--pavedroad-config", default=str(PAVEDROAD_TMPL),
-                   help="pavedroad config template (@NGINX_PORT@ and @STATE_DIR@ are filled in)")
+    p.add_argument(
+        "--pavedroad-config",
+        default=str(PAVEDROAD_TMPL),
+        help="pavedroad config template (@NGINX_PORT@ and @STATE_DIR@ are filled in)",
+    )
     p.add_argument("--output", help="results JSON path (default bench/results/gateways-<timestamp>.json)")
     p.add_argument("--keep-workdir", action="store_true", help="keep configs and logs under /tmp")
     a = p.parse_args(argv)
@@ -760,18 +938,116 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def preflight_tools(args: argparse.Namespace) -> None:
-    global UPSTREAM_CPU, GATEWAY_CPU, PIN
     for tool in ("wrk",) + (() if args.no_pin else ("taskset",)):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found: run bench/setup.sh")
     nginx_binary()
-    cpus = sorted(os.sched_getaffinity(0))
     if args.no_pin:
-        PIN = False
+        CPUS.enabled = False
         return
+    cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
-        raise SystemExit("need 2 CPUs for pinning (nginx+wrk on one, gateway on the other); use --no-pin")
-    UPSTREAM_CPU, GATEWAY_CPU = str(cpus[0]), str(cpus[1])
+        raise SystemExit("need 2 CPUs to pin (nginx+wrk on one, the gateway on the other); or --no-pin")
+    CPUS.upstream, CPUS.gateway = str(cpus[0]), str(cpus[1])
+
+
+def start_legs(
+    procs: Procs, workdir: Path, nginx_port: int, args: argparse.Namespace, skipped: dict[str, str]
+) -> list[Leg]:
+    legs: list[Leg] = []
+    for name in args.gateways:
+        log(f"starting {name} ...")
+        try:
+            leg = STARTERS[name](procs, workdir, nginx_port, args)
+        except SkipGateway as exc:
+            skipped[name] = str(exc)
+            log(f"SKIP {name}: {exc}")
+            continue
+        legs.append(leg)
+        where = f" (pid {leg.proc.pid}, CPU {CPUS.gateway})" if leg.proc else ""
+        log(f"{name} ready at {leg.url}{where}")
+        if leg.proc is not None and not args.no_freeze:
+            leg.proc.freeze()  # thawed when its turn comes
+    return legs
+
+
+def run_rounds(
+    legs: list[Leg],
+    upstream: Proc,
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    skipped: dict[str, str],
+) -> None:
+    gateways = [lg for lg in legs if lg.name != "direct"]
+    direct = next(lg for lg in legs if lg.name == "direct")
+    total = args.rounds * len(args.conns_list) * len(legs)
+    n = 0
+    for rnd in range(1, args.rounds + 1):
+        # rotate the gateway order each round so no gateway always runs first
+        k = (rnd - 1) % max(len(gateways), 1)
+        order = [direct, *gateways[k:], *gateways[:k]]
+        for conns in args.conns_list:
+            for leg in order:
+                n += 1
+                if leg.proc is not None and not leg.proc.alive():
+                    skipped.setdefault(leg.name, f"died during the run:\n{leg.proc.tail()}")
+                    continue
+                with only_running(legs, leg, not args.no_freeze):
+                    try:
+                        row = measure(leg, upstream, conns, args)
+                    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                        log(f"run {leg.name} c={conns} failed: {exc}")
+                        continue
+                row["round"] = rnd
+                rows.append(row)
+                log(
+                    f"[{n}/{total}] round {rnd} {leg.name:9s} c={conns:<3d} {row['rps']:>10,.0f} req/s"
+                    f"  p50 {row['p50_ms']:.3f} ms  p99 {row['p99_ms']:.3f} ms"
+                    f"  cpu/req {_f(row['gateway_cpu_us_per_req'], 0)} us  errors {row['errors']}"
+                )
+                if row["errors"] and row.get("first_bad"):
+                    log(f"    first non-2xx: {row['first_bad']}")
+
+
+def build_doc(
+    args: argparse.Namespace,
+    stamp: str,
+    interrupted: bool,
+    legs: list[Leg],
+    rows: list[dict[str, Any]],
+    skipped: dict[str, str],
+) -> dict[str, Any]:
+    add_added_latency(rows)
+    summary = summarize(rows, list(args.gateways), args.conns_list)
+    rat = ratios(rows, summary, 16)
+    return {
+        "timestamp": stamp,
+        "interrupted": interrupted,
+        "settings": {k: v for k, v in vars(args).items() if k != "conns_list"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "affinity": sorted(os.sched_getaffinity(0)),
+            "kernel": platform.release(),
+            "python": platform.python_version(),
+            "pinning": {"upstream_and_wrk": CPUS.upstream, "gateway": CPUS.gateway} if CPUS.enabled else None,
+        },
+        "load": {
+            "tool": wrk_version(),
+            "script": LUA.name,
+            "threads": args.threads,
+            "request_body_bytes": next((r["request_body_bytes"] for r in rows), None),
+        },
+        "upstream": {
+            "server": f"nginx {nginx_version()}",
+            "body_bytes": len(json.dumps(UPSTREAM_BODY, separators=(",", ":"))),
+        },
+        "gateways": {lg.name: lg.info for lg in legs},
+        "skipped": skipped,
+        "runs": rows,
+        "summary": summary,
+        "ratios": rat,
+        "checks": checks(summary, rat),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -792,50 +1068,13 @@ def main(argv: list[str] | None = None) -> int:
     interrupted = False
     try:
         log(f"workdir {workdir}")
-        upstream, nginx_port = start_upstream(procs, workdir)
-        log(f"nginx upstream on {HOST}:{nginx_port} (CPU {UPSTREAM_CPU})")
-        for name in args.gateways:
-            try:
-                log(f"starting {name} ...")
-                leg = STARTERS[name](procs, workdir, nginx_port, args)
-                legs.append(leg)
-                log(f"{name} ready at {leg.url}" + (f" (pid {leg.proc.pid}, CPU {GATEWAY_CPU})" if leg.proc else ""))
-                if leg.proc is not None and not args.no_freeze:
-                    leg.proc.freeze()  # thawed when its turn comes
-            except SkipGateway as exc:
-                skipped[name] = str(exc)
-                log(f"SKIP {name}: {exc}")
-        for lg in legs:
-            if lg.proc is not None:
-                lg.proc.thaw()
-
-        gateways = [lg for lg in legs if lg.name != "direct"]
-        direct = next(lg for lg in legs if lg.name == "direct")
-        total = args.rounds * len(args.conns_list) * len(legs)
-        done_runs = 0
-        for rnd in range(1, args.rounds + 1):
-            # rotate the gateway order each round so no gateway always runs first
-            k = (rnd - 1) % max(len(gateways), 1)
-            order = [direct, *gateways[k:], *gateways[:k]]
-            for conns in args.conns_list:
-                for leg in order:
-                    if leg.proc is not None and not leg.proc.alive():
-                        skipped.setdefault(leg.name, f"died during the run:\n{leg.proc.tail()}")
-                        continue
-                    done_runs += 1
-                    with only_running(legs, leg, not args.no_freeze):
-                        try:
-                            row = measure(leg, upstream, conns, args)
-                        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                            log(f"run {leg.name} c={conns} failed: {exc}")
-                            continue
-                    row["round"] = rnd
-                    rows.append(row)
-                    log(f"[{done_runs}/{total}] round {rnd} {leg.name:9s} c={conns:<3d} "
-                        f"{row['rps']:>10,.0f} req/s  p50 {row['p50_ms']:.3f} ms  p99 {row['p99_ms']:.3f} ms  "
-                        f"cpu/req {_f(row['gateway_cpu_us_per_req'], 0)} µs  errors {row['errors']}")
-                    if row["errors"] and row.get("first_bad"):
-                        log(f"    first non-2xx: {row['first_bad']}")
+        try:
+            upstream, nginx_port = start_upstream(procs, workdir)
+        except SkipGateway as exc:
+            raise SystemExit(f"the nginx upstream did not start: {exc}") from exc
+        log(f"nginx upstream on {HOST}:{nginx_port} (CPU {CPUS.upstream})")
+        legs = start_legs(procs, workdir, nginx_port, args, skipped)
+        run_rounds(legs, upstream, args, rows, skipped)
     except KeyboardInterrupt as exc:
         interrupted = True
         log(f"interrupted ({exc}); writing partial results")
@@ -846,27 +1085,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    add_added_latency(rows)
-    order = [g for g in args.gateways]
-    summary = summarize(rows, order, args.conns_list)
-    rat = ratios(rows, summary, 16)
-    doc = {
-        "timestamp": stamp,
-        "interrupted": interrupted,
-        "settings": {k: v for k, v in vars(args).items() if k not in ("conns_list",)},
-        "machine": {
-            "cpus": os.cpu_count(), "affinity": sorted(os.sched_getaffinity(0)),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "pinning": None if args.no_pin else {"upstream_and_wrk": UPSTREAM_CPU, "gateway": GATEWAY_CPU},
-        },
-        "upstream": {"server": f"nginx {nginx_version()}", "body_bytes": len(json.dumps(UPSTREAM_BODY, separators=(",", ":")))},
-        "gateways": {lg.name: lg.info for lg in legs},
-        "skipped": skipped,
-        "runs": rows,
-        "summary": summary,
-        "ratios": rat,
-    }
-    doc["checks"] = checks(summary, rat)
+    doc = build_doc(args, stamp, interrupted, legs, rows, skipped)
     out = Path(args.output) if args.output else RESULTS / f"gateways-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n")

@@ -22,6 +22,8 @@ local filler = "Summarise the following release notes for an operations audience
   .. "Rate limits are shared across replicas through the store rather than being "
   .. "multiplied by the number of processes. Streaming responses that fail midway "
   .. "now end with an explicit error event instead of a clean end of stream. "
+  .. "Mention any change that affects on-call runbooks, dashboards or alert "
+  .. "thresholds, and flag anything that needs a configuration migration first. "
   .. "Please answer in three short bullet points and keep each under twenty words."
 
 local function body_for(m)
@@ -48,6 +50,7 @@ function init(args)
     end
   end
   wrk.body = body_for(model)
+  body_len = #wrk.body
   if count_status then
     -- Defined only on request: wrk checks for a global `response` right
     -- after init() and only then hands every response to Lua.
@@ -78,6 +81,7 @@ end
 
 function done(summary, latency, requests)
   local non2xx, counted, first_bad = 0, false, nil
+  local blen = threads[1] and threads[1]:get("body_len") or nil
   for _, t in ipairs(threads) do
     local n = t:get("non2xx")
     if n ~= nil then
@@ -94,6 +98,7 @@ function done(summary, latency, requests)
     '"errors":{"connect":' .. e.connect .. ',"read":' .. e.read
       .. ',"write":' .. e.write .. ',"status_ge_400":' .. e.status
       .. ',"timeout":' .. e.timeout .. '}',
+    '"request_body_bytes":' .. (blen and tostring(blen) or 'null'),
     '"non2xx":' .. (counted and tostring(non2xx) or 'null'),
     '"first_bad":' .. (first_bad and jstr(first_bad) or 'null'),
     '"latency_us":{"min":' .. latency.min .. ',"mean":' .. string.format("%.1f", latency.mean)

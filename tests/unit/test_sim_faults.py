@@ -33,7 +33,7 @@ def claude(model: str = "c", **extra: Any) -> dict[str, Any]:
 
 async def add_rule(client: httpx.AsyncClient, fault: dict[str, Any], **rule: Any) -> None:
     r = await client.post("/sim/faults", json={"fault": fault, **rule})
-    assert r.status_code == 201
+    assert r.status_code == 200
 
 
 async def test_rule_status_with_retry_after(client: httpx.AsyncClient) -> None:

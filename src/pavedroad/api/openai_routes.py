@@ -10,7 +10,7 @@ from starlette.responses import Response, StreamingResponse
 
 from pavedroad.api.context import caller_of, gateway_of, request_id_of
 from pavedroad.api.errors import error_body
-from pavedroad.api.parsing import EmbeddingBody, read_json, validate, validate_chat
+from pavedroad.api.parsing import read_json, validate_chat, validate_embedding
 from pavedroad.core.types import ChatRequest, EmbeddingRequest
 from pavedroad.service.pipeline import ChatStream, StreamFailure, StreamItem
 
@@ -51,7 +51,7 @@ async def embeddings(request: Request) -> Response:
     gateway = gateway_of(request)
     caller = caller_of(request)
     data = await read_json(request, limit=gateway.settings.server.max_body_bytes)
-    body = validate(data, EmbeddingBody)
+    body = validate_embedding(data)
     embed = EmbeddingRequest(model=body.model, body=data, request_id=request_id_of(request),
                              caller=caller, headers=request.headers)
     response, trace = await gateway.embeddings.run(embed)

@@ -6,6 +6,7 @@ kept as the caller's dict, so provider-specific fields pass through untouched.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import msgspec
@@ -46,7 +47,8 @@ class ChatBody(msgspec.Struct):
 
 class EmbeddingBody(msgspec.Struct):
     model: str
-    input: str | list[str] | list[int] | list[list[int]]
+    # msgspec unions may hold only one array type; `validate_embedding` checks the items.
+    input: str | list[Any]
     dimensions: int | None = None
     encoding_format: str | None = None
 
@@ -59,6 +61,7 @@ class MessagesBody(msgspec.Struct):
 
 
 T = TypeVar("T")
+_EXPECTED = re.compile(r"Expected `([^`]+)`, got `([^`]+)`")
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -107,8 +110,13 @@ def validate(data: dict[str, Any], shape: type[T]) -> T:
             field = message.split("`")[1]
             param = f"{param}.{field}" if param else field
             raise InvalidRequest(f"`{param}` is required", param=param) from None
-        where = f" at `{param}`" if param else ""
-        raise InvalidRequest(f"{message}{where}", param=param) from None
+        expected = _EXPECTED.match(message)
+        if expected and param:
+            wanted = expected.group(1).replace(" | ", " or ")
+            message = f"`{param}` must be {wanted}, got {expected.group(2)}"
+        elif param:
+            message = f"{message} at `{param}`"
+        raise InvalidRequest(message, param=param) from None
 
 
 def validate_chat(data: dict[str, Any]) -> ChatBody:
@@ -131,4 +139,21 @@ def validate_chat(data: dict[str, Any]) -> ChatBody:
     ):
         raise InvalidRequest("`response_format.type` must be text, json_object or json_schema",
                              param="response_format.type")
+    return body
+
+
+def _token_ids(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(t, int) and not isinstance(t, bool) for t in value)
+
+
+def validate_embedding(data: dict[str, Any]) -> EmbeddingBody:
+    body = validate(data, EmbeddingBody)
+    value = body.input
+    if isinstance(value, list) and not (
+        value and (all(isinstance(v, str) for v in value) or _token_ids(value)
+                   or all(_token_ids(v) for v in value))
+    ):
+        raise InvalidRequest("`input` must be a string, an array of strings, an array of token "
+                             "ids or an array of token-id arrays, and not empty", param="input")
     return body

@@ -32,7 +32,7 @@ async def add_fault(request: Request) -> Response:
         return JSONResponse({"error": f"invalid fault rule: {exc}"}, status_code=400)
     state = sim_state(request)
     state.add_rule(rule.model, rule.fault, times=rule.times)
-    return JSONResponse({"rules": _rules(state.rules)}, status_code=201)
+    return JSONResponse({"rules": _rules(state.rules)})
 
 
 async def list_faults(request: Request) -> Response:

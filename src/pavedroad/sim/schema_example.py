@@ -71,7 +71,7 @@ def _object(schema: dict[str, Any], root: dict[str, Any], depth: int) -> dict[st
     if not isinstance(props, dict):
         return {}
     required = schema.get("required")
-    names = [n for n in required if n in props] if isinstance(required, list) else []
+    names = [n for n in required if isinstance(n, str) and n in props] if isinstance(required, list) else []
     return {name: _example(props[name], root, depth + 1) for name in names or list(props)}
 
 
