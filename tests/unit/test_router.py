@@ -90,7 +90,7 @@ def request(model: str = "x", *, stream: bool = False) -> ChatRequest:
 
 
 async def test_retries_then_falls_back_and_records_the_path() -> None:
-    router, providers, slept = build(
+    router, _, slept = build(
         "{fallback: [a, b]}", {"a": [UpstreamOverloaded("x"), UpstreamOverloaded("x")], "b": []})
     trace = RouteTrace()
     response, dep = await router.chat(request(), trace)
