@@ -254,12 +254,14 @@ def test_conditional_on_team_and_key_name(
                              "up-premium": 1}
 
 
-def test_conditional_without_default_and_no_match_is_an_error(
+def test_conditional_without_default_and_no_match_is_no_deployment_available(
     sim: Sim, gateway_factory: GatewayFactory
 ) -> None:
     route = {"conditional": {"rules": [{"when": {"team": "research"}, "then": "only"}]}}
     gw = gateway_factory(config([deployment(sim, "only")], {"m": route}))
     with pytest.raises(openai.APIStatusError) as info:
         ask(client(gw))
-    assert info.value.status_code >= 400
+    # Nothing was switched off, so this must not claim `model_disabled`.
+    assert info.value.status_code == 503
+    assert info.value.code == "no_deployment_available"
     assert by_model(sim) == {}

@@ -112,6 +112,12 @@ class Router:
             raise ModelDisabled(f"model {model_name!r} is switched off by an administrator")
         names = plan(model.route, headers=headers, caller=caller, rng=self._rng,
                      latency_of=lambda n: self.deployments[n].latency.estimate())
+        if not names:
+            # A conditional route with no matching rule and no default: nothing was
+            # switched off, so saying "disabled" would send the operator the wrong way.
+            raise NoDeploymentAvailable(
+                f"no route of model {model_name!r} matches this request "
+                "(no conditional rule matched and the route has no default)")
         chosen: list[Deployment] = []
         for name in names:
             dep = self.deployments[name]
