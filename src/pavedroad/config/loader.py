@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from pavedroad.config.models import Settings, reference_problems
+from pavedroad.config.models import Settings
+from pavedroad.config.references import reference_problems
 
 Loc = tuple[str | int, ...]
 
@@ -143,10 +144,11 @@ def load_settings(
         if value is not None:
             _set(data, loc, value)
             sources[loc] = "command-line flag"
+    problems: list[ConfigProblem] = []
+    settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             loc = _without_union_tags(tuple(err["loc"]))
             message = err["msg"].removeprefix("Value error, ")
@@ -154,13 +156,11 @@ def load_settings(
                 message = "unknown key (check the spelling; see docs/configuration.md)"
             problems.append(ConfigProblem(format_loc(loc), message, _line_for(loc, lines),
                                           sources.get(loc, "file")))
+    problems += [ConfigProblem(format_loc(loc), msg, _line_for(loc, lines))
+                 for loc, msg in reference_problems(data)]
+    if problems or settings is None:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ConfigError(problems, file=file) from None
-    located = [
-        ConfigProblem(format_loc(loc), msg, _line_for(loc, lines))
-        for loc, msg in reference_problems(settings)
-    ]
-    if located:
-        raise ConfigError(located, file=file)
     return settings
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from pavedroad.config.routes import RouteNode, deployment_names
+from pavedroad.config.routes import RouteNode
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
 
@@ -135,24 +135,3 @@ class Settings(_Strict):
                 return dep
         raise KeyError(name)
 
-
-def reference_problems(settings: Settings) -> list[tuple[tuple[str | int, ...], str]]:
-    """Problems across entries (duplicates, dangling routes), each with its location."""
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    known: set[str] = set()
-    for i, dep in enumerate(settings.deployments):
-        if dep.name in known:
-            problems.append((("deployments", i, "name"), f"deployment {dep.name!r} is defined twice"))
-        known.add(dep.name)
-    names: set[str] = set()
-    for i, model in enumerate(settings.models):
-        if model.name in names:
-            problems.append((("models", i, "name"), f"model {model.name!r} is defined twice"))
-        names.add(model.name)
-        for name in deployment_names(model.route):
-            if name not in known:
-                problems.append((
-                    ("models", i, "route"),
-                    f"routes to unknown deployment {name!r} (known: {', '.join(sorted(known)) or 'none'})",
-                ))
-    return problems

@@ -115,30 +115,3 @@ for _model in (FallbackNode, WeightedTarget, WeightedNode, LeastLatencyNode, Con
 
 RouteKind = Literal["deployment", "fallback", "weighted", "least_latency", "conditional"]
 
-
-def deployment_names(node: RouteNode) -> list[str]:
-    """Every deployment a tree can reach, in first-seen order."""
-    found: list[str] = []
-
-    def walk(n: RouteNode) -> None:
-        if isinstance(n, str):
-            found.append(n)
-        elif isinstance(n, DeploymentNode):
-            found.append(n.deployment)
-        elif isinstance(n, FallbackNode):
-            for child in n.fallback:
-                walk(child)
-        elif isinstance(n, WeightedNode):
-            for target in n.weighted:
-                walk(target.target)
-        elif isinstance(n, LeastLatencyNode):
-            for child in n.least_latency:
-                walk(child)
-        else:
-            for rule in n.conditional.rules:
-                walk(rule.then)
-            if n.conditional.default is not None:
-                walk(n.conditional.default)
-
-    walk(node)
-    return list(dict.fromkeys(found))
