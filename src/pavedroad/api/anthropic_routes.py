@@ -6,7 +6,8 @@ responses and stream events translate back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import orjson
 from starlette.requests import Request
@@ -48,15 +49,16 @@ def _event(name: str, data: dict[str, object]) -> bytes:
 
 
 async def anthropic_sse(
-    items: AsyncIterator[StreamItem], translator: OpenAIToAnthropicStream
+    items: AsyncGenerator[StreamItem, None], translator: OpenAIToAnthropicStream
 ) -> AsyncIterator[bytes]:
     """Anthropic events; a broken upstream ends in an `error` event, never `message_stop`."""
-    async for item in items:
-        if isinstance(item, StreamFailure):
-            name, data = translator.error_event(item.error.code, item.error.message)
-            yield _event(name, data)
-            return
-        for name, data in translator.feed(item):
-            yield _event(name, data)
+    async with contextlib.aclosing(items):  # settle the relay now, not at garbage collection
+        async for item in items:
+            if isinstance(item, StreamFailure):
+                name, data = translator.error_event(item.error.code, item.error.message)
+                yield _event(name, data)
+                return
+            for name, data in translator.feed(item):
+                yield _event(name, data)
     for name, data in translator.finish():
         yield _event(name, data)

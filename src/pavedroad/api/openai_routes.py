@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import orjson
 from starlette.requests import Request
@@ -37,13 +38,14 @@ async def chat_completions(request: Request) -> Response:
     return _json(raw, headers)
 
 
-async def openai_sse(items: AsyncIterator[StreamItem]) -> AsyncIterator[bytes]:
+async def openai_sse(items: AsyncGenerator[StreamItem, None]) -> AsyncIterator[bytes]:
     """Chunks as `data:` events; `[DONE]` only after a clean end, an error event otherwise."""
-    async for item in items:
-        if isinstance(item, StreamFailure):
-            yield b"data: " + orjson.dumps(error_body(item.error)) + b"\n\n"
-            return
-        yield b"data: " + orjson.dumps(item) + b"\n\n"
+    async with contextlib.aclosing(items):  # settle the relay now, not at garbage collection
+        async for item in items:
+            if isinstance(item, StreamFailure):
+                yield b"data: " + orjson.dumps(error_body(item.error)) + b"\n\n"
+                return
+            yield b"data: " + orjson.dumps(item) + b"\n\n"
     yield b"data: [DONE]\n\n"
 
 

@@ -26,7 +26,8 @@ def route_targets(node: Any) -> list[str]:
         return [name for item in body if isinstance(item, dict)
                 for name in route_targets(item.get("target"))]
     if kind == "conditional" and isinstance(body, dict):
-        rules = body.get("rules") if isinstance(body.get("rules"), list) else []
+        rules = body.get("rules")
+        rules = rules if isinstance(rules, list) else []
         names = [name for rule in rules if isinstance(rule, dict)
                  for name in route_targets(rule.get("then"))]
         return names + route_targets(body.get("default"))

@@ -29,6 +29,10 @@ class Breaker(Protocol):
 
     def record_failure(self) -> None: ...
 
+    def release(self) -> None:
+        """An allowed call ended with no verdict (the caller left); free its probe slot."""
+        ...
+
     @property
     def state(self) -> BreakerState: ...
 
@@ -84,6 +88,10 @@ class LocalBreaker:
                 self._close()
             return
         self._remember(False)
+
+    def release(self) -> None:
+        if self._state is BreakerState.HALF_OPEN:
+            self._probes_in_flight = max(0, self._probes_in_flight - 1)
 
     def record_failure(self) -> None:
         if not self._config.enabled:

@@ -136,7 +136,11 @@ class Router:
         deployments: list[Deployment],
         trace: RouteTrace,
         call: Callable[[Deployment], Awaitable[T]],
+        *,
+        settle_later: bool = False,
     ) -> tuple[T, Deployment]:
+        """Try each deployment with its retries. With `settle_later`, a success is only
+        provisional (a stream that started): `stream_ended` gives the breaker its verdict."""
         last: PavedroadError | None = None
         for dep in deployments:
             retries = dep.config.retries
@@ -148,6 +152,9 @@ class Router:
                 started = time.perf_counter()
                 try:
                     result = await call(dep)
+                except asyncio.CancelledError:
+                    dep.breaker.release()  # the caller left: no verdict on the deployment
+                    raise
                 except UpstreamError as exc:
                     elapsed = time.perf_counter() - started
                     self._record(dep, trace, exc.code, elapsed, failed=exc.retryable)
@@ -161,7 +168,10 @@ class Router:
                     continue
                 elapsed = time.perf_counter() - started
                 dep.latency.observe(elapsed)
-                self._record(dep, trace, "ok", elapsed, failed=False)
+                if settle_later:
+                    trace.attempts.append(Attempt(dep.name, "ok", elapsed))
+                else:
+                    self._record(dep, trace, "ok", elapsed, failed=False)
                 return result, dep
         if last is None:
             raise NoDeploymentAvailable("no deployment could serve the request")
@@ -221,15 +231,26 @@ class Router:
                 ) from None
             return StreamStart(dep, first, stream, started)
 
-        start, _ = await self._run(deps, trace, first_chunk)
+        start, _ = await self._run(deps, trace, first_chunk, settle_later=True)
         return start
 
-    def stream_failed(self, dep: Deployment, trace: RouteTrace, code: str) -> None:
-        """A stream broke after its first chunk: too late to fall back, but it counts."""
-        trace.attempts.append(Attempt(dep.name, code))
-        dep.breaker.record_failure()
+    def stream_ended(self, dep: Deployment, trace: RouteTrace, outcome: str) -> None:
+        """Settle a started stream: `ok`, `client_closed`, or the error code it broke with.
+
+        A break after the first chunk is too late to fall back, but it counts against the
+        deployment like any other failure.
+        """
+        seconds = trace.attempts[-1].seconds if trace.attempts else 0.0
+        if outcome == "ok":
+            dep.breaker.record_success()
+        elif outcome == "client_closed":
+            dep.breaker.release()
+        else:
+            trace.attempts.append(Attempt(dep.name, outcome))
+            dep.breaker.record_failure()
         if self._observer is not None:
-            self._observer.attempt(dep.name, code, 0.0)
+            self._observer.attempt(dep.name, "ok" if outcome == "client_closed" else outcome,
+                                   seconds)
             self._observer.breaker(dep.name, dep.breaker.state)
 
     def breaker_states(self) -> dict[str, BreakerState]:

@@ -8,7 +8,7 @@ it (output guardrails, settlement). The chain is composed once at start-up.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -43,7 +43,7 @@ StreamItem = ChatChunk | StreamFailure
 @dataclass(slots=True)
 class ChatStream:
     exchange: Exchange
-    items: AsyncIterator[StreamItem]
+    items: AsyncGenerator[StreamItem, None]
 
 
 ChatResult = ChatResponse | ChatStream

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from pavedroad.core.errors import ModelNotAllowed, PavedroadError, UpstreamError, UpstreamTimeout
 from pavedroad.core.types import Usage
@@ -52,7 +52,7 @@ class RouteAndCall:
         exchange.first_token_at = time.perf_counter()
         return ChatStream(exchange, self._relay(exchange, start))
 
-    async def _relay(self, exchange: Exchange, start: StreamStart) -> AsyncIterator[StreamItem]:
+    async def _relay(self, exchange: Exchange, start: StreamStart) -> AsyncGenerator[StreamItem, None]:
         """Pass chunks through; a failure after the first chunk ends in a StreamFailure."""
         keep_usage = exchange.request.include_usage
         deadline = start.started + start.deployment.timeouts.total
@@ -74,13 +74,13 @@ class RouteAndCall:
             error: PavedroadError = exc if isinstance(exc, UpstreamError) else UpstreamTimeout(
                 f"deployment {start.deployment.name!r} exceeded its total time limit")
             exchange.outcome = error.code
-            self._router.stream_failed(start.deployment, exchange.trace, error.code)
             yield StreamFailure(error)
         except (GeneratorExit, asyncio.CancelledError):
             exchange.outcome = "client_closed"
             raise
         finally:
             await _close(rest)
+            self._router.stream_ended(start.deployment, exchange.trace, exchange.outcome)
             self._on_done(exchange)
 
 
