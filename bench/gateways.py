@@ -559,16 +559,9 @@ def start_pavedroad(procs: Procs, workdir: Path, nginx_port: int, args: argparse
     headers = {"Authorization": f"Bearer {vkey}"}
     preflight(url, headers, proc)
     version = subprocess.run(
-        [
-            str(Path(args.pavedroad_bin).parent / "python"),
-            "-c",
-            "import importlib.metadata as m; print(m.version('pavedroad'))",
-        ],
-        capture_output=True,
-        check=False,
-        text=True,
-        env=child_env(),
+        [*cmd, "--version"], capture_output=True, check=False, text=True, env=child_env()
     ).stdout.strip()
+    version = version.rsplit(" ", 1)[-1] if version else "?"
     return Leg("pavedroad", url, headers, proc, {"version": version, "config": cfg.read_text()})
 
 
