@@ -385,3 +385,39 @@ def test_models_list(client: openai.OpenAI) -> None:
     models = client.models.list()
     assert sorted(m.id for m in models) == ["claude", "embed", "gpt"]
     assert all(m.object == "model" and m.owned_by == "pavedroad" for m in models)
+
+
+async def test_concurrent_mixed_requests(gw: RunningGateway) -> None:
+    """Many requests at once over the shared upstream transport: no cross-talk."""
+    import asyncio
+
+    async with openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key=MASTER_KEY,
+                                  max_retries=0) as sdk:
+
+        async def plain(i: int, model: str) -> str:
+            done = await sdk.chat.completions.create(model=model, messages=user(f"n{i}"))
+            return done.choices[0].message.content or ""
+
+        async def streamed(i: int, model: str) -> str:
+            stream = await sdk.chat.completions.create(model=model, messages=user(f"s{i}"),
+                                                       stream=True)
+            return "".join([c.choices[0].delta.content or "" async for c in stream
+                            if c.choices])
+
+        jobs = [(plain if i % 2 else streamed)(i, "gpt" if i % 3 else "claude")
+                for i in range(24)]
+        answers = await asyncio.gather(*jobs)
+    for i, answer in enumerate(answers):
+        upstream = "up-gpt" if i % 3 else "up-claude"
+        assert answer == f"Simulated reply from {upstream}: {'n' if i % 2 else 's'}{i}"
+
+
+def test_unicode_survives_the_round_trip(client: openai.OpenAI) -> None:
+    text = "héllo wörld ☃ — 日本語 \"quoted\" \\ back"
+    for model, upstream in (("gpt", "up-gpt"), ("claude", "up-claude")):
+        completion = client.chat.completions.create(model=model, messages=user(text))
+        assert completion.choices[0].message.content == f"Simulated reply from {upstream}: {text}"
+        streamed = "".join(c.choices[0].delta.content or "" for c in
+                           client.chat.completions.create(model=model, messages=user(text),
+                                                          stream=True) if c.choices)
+        assert streamed == f"Simulated reply from {upstream}: {text}"

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from pavedroad.api import admin_routes, anthropic_routes, health_routes, openai_routes
 from pavedroad.api.context import RequestIdMiddleware
 from pavedroad.api.errors import handle_http_exception, handle_pavedroad_error, handle_unexpected
+from pavedroad.api.runtime import tune_gc
 from pavedroad.core.errors import PavedroadError
 from pavedroad.service.gateway import Gateway
 
@@ -21,6 +22,8 @@ def create_app(gateway: Gateway) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.start()
+        if gateway.settings.server.tune_gc:
+            tune_gc()
         try:
             yield
         finally:

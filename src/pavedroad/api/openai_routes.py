@@ -65,11 +65,11 @@ async def list_models(request: Request) -> Response:
     gateway = gateway_of(request)
     caller = caller_of(request)
     created = int(gateway.started_at)
-    disabled = gateway.router.switches.models
+    router = gateway.router
     data = [
         {"id": m.name, "object": "model", "created": created,
          "owned_by": "pavedroad", "kind": m.kind, "description": m.description}
         for m in gateway.settings.models
-        if caller.may_use(m.name) and m.name not in disabled
+        if caller.may_use(m.name) and router.available(m.name)
     ]
     return _json(orjson.dumps({"object": "list", "data": data}), {})

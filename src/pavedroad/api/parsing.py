@@ -68,7 +68,7 @@ _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "functio
 
 async def read_json(request: Request, *, limit: int) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("application/json"):
+    if content_type.partition(";")[0].strip().lower() != "application/json":
         raise UnsupportedMediaType(
             f"send the body as JSON with `Content-Type: application/json` (got "
             f"{content_type or 'no content type'!r})")

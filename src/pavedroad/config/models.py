@@ -108,6 +108,8 @@ class ServerConfig(_Strict):
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Freeze start-up objects and collect garbage less often (see api/runtime.py).
+    tune_gc: bool = True
 
 
 class StoreConfig(_Strict):

@@ -121,6 +121,8 @@ class UpstreamError(PavedroadError):
     http_status = 502
     error_type = "upstream_error"
     retryable = True
+    # Whether retrying the *same* deployment may help (else routing moves on at once).
+    retry_same: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -179,6 +181,7 @@ class UpstreamAuthError(UpstreamError):
 
     code = "upstream_auth_error"
     http_status = 502
+    retry_same = False
 
 
 class UpstreamRejected(UpstreamError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from pavedroad.config.models import ModelConfig
+from pavedroad.config.references import route_targets
 from pavedroad.core.errors import (
     CircuitOpen,
     ModelDisabled,
@@ -118,18 +119,24 @@ class Router:
             raise NoDeploymentAvailable(
                 f"no route of model {model_name!r} matches this request "
                 "(no conditional rule matched and the route has no default)")
-        chosen: list[Deployment] = []
-        for name in names:
-            dep = self.deployments[name]
-            if self.switches.blocks(deployment=name, provider=dep.provider_kind):
-                trace.attempts.append(Attempt(name, "disabled"))
-            else:
-                chosen.append(dep)
-        if not chosen:
+        chosen = [self.deployments[name] for name in names]
+        if all(self._disabled(dep) for dep in chosen):
+            trace.attempts.extend(Attempt(dep.name, "disabled") for dep in chosen)
             raise ModelDisabled(
                 f"every deployment serving {model_name!r} is switched off by an administrator"
             )
         return chosen
+
+    def _disabled(self, dep: Deployment) -> bool:
+        return self.switches.blocks(deployment=dep.name, provider=dep.provider_kind)
+
+    def available(self, model_name: str) -> bool:
+        """Whether the kill switch leaves anything that could serve the model."""
+        model = self.models.get(model_name)
+        if model is None or model_name in self.switches.models:
+            return False
+        route = model.route if isinstance(model.route, str) else model.route.model_dump()
+        return any(not self._disabled(self.deployments[name]) for name in route_targets(route))
 
     async def _run(
         self,
@@ -143,6 +150,9 @@ class Router:
         provisional (a stream that started): `stream_ended` gives the breaker its verdict."""
         last: PavedroadError | None = None
         for dep in deployments:
+            if self._disabled(dep):  # recorded in plan order, so the header reads in order
+                trace.attempts.append(Attempt(dep.name, "disabled"))
+                continue
             retries = dep.config.retries
             for attempt_no in range(retries.attempts + 1):
                 if not dep.breaker.allow():
@@ -162,7 +172,7 @@ class Router:
                         raise
                     last = exc
                     wait = self._backoff(dep, attempt_no, exc)
-                    if wait is None or attempt_no == retries.attempts:
+                    if wait is None or attempt_no == retries.attempts or not exc.retry_same:
                         break
                     await self._sleep(wait)
                     continue

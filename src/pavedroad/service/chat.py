@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from pavedroad.core.errors import ModelNotAllowed, PavedroadError
+from pavedroad.core.errors import InvalidRequest, ModelNotAllowed, PavedroadError
 from pavedroad.core.types import ChatRequest, EmbeddingRequest, EmbeddingResponse
 from pavedroad.routing.router import Router, RouteTrace
 from pavedroad.service.pipeline import ChatResult, ChatStream, Exchange, Stage, compose
@@ -58,7 +58,9 @@ class EmbeddingService:
         trace = RouteTrace()
         outcome = "ok"
         try:
-            self._router.model(request.model)
+            if self._router.model(request.model).kind != "embedding":
+                raise InvalidRequest(f"model {request.model!r} is a chat model; embeddings need "
+                                     "a model of kind `embedding`", param="model")
             if not request.caller.may_use(request.model):
                 raise ModelNotAllowed(f"this key may not use model {request.model!r}",
                                       param="model")

@@ -7,7 +7,13 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
-from pavedroad.core.errors import ModelNotAllowed, PavedroadError, UpstreamError, UpstreamTimeout
+from pavedroad.core.errors import (
+    InvalidRequest,
+    ModelNotAllowed,
+    PavedroadError,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from pavedroad.core.types import Usage
 from pavedroad.routing.router import Router, StreamStart
 from pavedroad.service.pipeline import (
@@ -28,7 +34,10 @@ class ModelAccess:
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> ChatResult:
         request = exchange.request
-        self._router.model(request.model)  # unknown model: 404 before 403
+        model = self._router.model(request.model)  # unknown model: 404 before 403
+        if model.kind != "chat":
+            raise InvalidRequest(f"model {request.model!r} is an embedding model; "
+                                 "send it to /v1/embeddings", param="model")
         if not request.caller.may_use(request.model):
             raise ModelNotAllowed(
                 f"this key may not use model {request.model!r}; "
