@@ -140,3 +140,30 @@ def test_up_serves_the_demo_model_and_prints_a_working_curl(tmp_path: Path) -> N
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=15)
+
+
+def test_organisation_commands_and_keys_under_an_app(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    assert run("tenants", "create", "acme", "--config", str(config), "--rpm", "100").returncode == 0
+    assert run("teams", "create", "acme/search", "--config", str(config)).returncode == 0
+    made = run("apps", "create", "acme/search/assistant", "--config", str(config),
+               "--tag", "cost-center=42", "--fail-mode", "closed")
+    assert made.returncode == 0, made.stderr
+    duplicate = run("apps", "create", "acme/search/assistant", "--config", str(config))
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    missing = run("apps", "create", "acme/nosuch/x", "--config", str(config))
+    assert missing.returncode == 1 and "no team 'nosuch' in tenant 'acme'" in missing.stderr
+    bad = run("teams", "create", "acme", "--config", str(config))
+    assert bad.returncode == 2 and "tenant/team" in bad.stderr
+
+    apps_listed = json.loads(run("apps", "list", "--config", str(config)).stdout)
+    assistant = next(a for a in apps_listed if a["path"] == "acme/search/assistant")
+    assert assistant["tags"] == {"cost-center": "42"} and assistant["fail_mode"] == "closed"
+    tenants_listed = json.loads(run("tenants", "list", "--config", str(config)).stdout)
+    assert {"default", "acme"} <= {t["name"] for t in tenants_listed}
+
+    key = json.loads(run("keys", "create", "--config", str(config), "--name", "bot", "--app",
+                         "acme/search/assistant", "--rpm", "10", "--json").stdout)
+    assert key["app_id"] == assistant["id"] and key["limits"] == {"rpm": 10}
+    listed = json.loads(run("keys", "list", "--config", str(config), "--json").stdout)
+    assert [k["app"] for k in listed] == ["acme/search/assistant"]

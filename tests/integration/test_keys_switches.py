@@ -123,14 +123,17 @@ def set_switch(client: httpx.Client, scope: str, name: str, disabled: bool) -> h
 
 
 def test_admin_creates_a_key_that_works(gw: RunningGateway, admin: httpx.Client) -> None:
-    response = admin.post("/admin/keys", json={"name": "svc-a", "team": "search",
+    app = gw.ensure_app("acme/search/assistant")
+    response = admin.post("/admin/keys", json={"name": "svc-a", "app": app,
                                                "metadata": {"owner": "ana"}})
     assert response.status_code == 201
     created = response.json()
     key = created["key"]
     assert key.startswith("sk-pr-") and created["prefix"] == key[:10]
     assert created["id"].startswith("key_")
-    assert created["models"] is None and created["team"] == "search"
+    assert created["models"] is None and created["app_id"].startswith("app_")
+    unknown = admin.post("/admin/keys", json={"name": "svc-b", "team": "search"})
+    assert unknown.status_code == 400 and "team" in unknown.json()["error"]["message"]
     assert created["metadata"] == {"owner": "ana"}
     assert call(gw, key).status_code == 200
     listed = admin.get("/admin/keys").json()["data"]

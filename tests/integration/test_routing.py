@@ -240,8 +240,8 @@ def test_conditional_on_team_and_key_name(
     sim: Sim, conditional_gateway: RunningGateway
 ) -> None:
     gw = conditional_gateway
-    research = client(gw, gw.create_key(models=["m"], team="research"))
-    sales = client(gw, gw.create_key(models=["m"], team="sales"))
+    research = client(gw, gw.create_key(models=["m"], app=gw.ensure_app("acme/research/bot")))
+    sales = client(gw, gw.create_key(models=["m"], app=gw.ensure_app("acme/sales/bot")))
     batch = client(gw, gw.create_key(name="batch-job", models=["m"]))
 
     assert ask(research)[1] == "research:ok"

@@ -107,6 +107,18 @@ class RunningGateway:
             key: str = response.json()["key"]
             return key
 
+    def ensure_app(self, path: str, **body: Any) -> str:
+        """Create tenant, team and app of `tenant/team/app` as needed; returns the path."""
+        tenant, team, app = path.split("/")
+        with self.client() as client:
+            client.post("/admin/tenants", json={"name": tenant})
+            client.post("/admin/teams", json={"tenant": tenant, "name": team})
+            response = client.post("/admin/apps", json={"team": f"{tenant}/{team}", "name": app,
+                                                         **body})
+            if response.status_code != 409:
+                response.raise_for_status()
+        return path
+
     def stop(self) -> None:
         self.server.stop()
 

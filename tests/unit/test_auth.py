@@ -15,7 +15,23 @@ from pavedroad.core.errors import (
     RevokedAPIKey,
 )
 from pavedroad.service.auth import KeyCache
+from pavedroad.service.org import OrgDirectory
+from pavedroad.store.org import AppRecord, OrgChanges, TeamRecord, TenantRecord
 from pavedroad.store.keys import KeyRecord
+
+
+class NoOrgChanges:
+    async def changed_since(self, since: float) -> OrgChanges:
+        return OrgChanges([], [], [])
+
+
+def directory() -> OrgDirectory:
+    org = OrgDirectory(NoOrgChanges())  # type: ignore[arg-type]
+    org.remember_tenant(TenantRecord("ten_default", "acme", {"rpm": 100}, 1.0))
+    org.remember_team(TeamRecord("team_default", "ten_default", "search", {}, 1.0))
+    org.remember_app(AppRecord("app_default", "team_default", "bot", {}, {"env": "prod"},
+                               "closed", 1.0))
+    return org
 
 
 class Repo:
@@ -30,7 +46,7 @@ class Repo:
 
 def record(plaintext: str, **fields: Any) -> KeyRecord:
     base: dict[str, Any] = dict(id="key_1", name="app", key_hash=hash_key(plaintext),
-                                key_prefix=plaintext[:10], models=("fast",), team="t",
+                                key_prefix=plaintext[:10], models=("fast",), app_id="app_default",
                                 created_at=1.0, expires_at=None, revoked_at=None,
                                 updated_at=time.time())
     base.update(fields)
@@ -46,7 +62,7 @@ def test_generated_keys_are_random_and_hash_stably() -> None:
 
 async def test_states_of_a_key() -> None:
     repo = Repo()
-    cache = KeyCache(repo, master_key="sk-master")  # type: ignore[arg-type]
+    cache = KeyCache(repo, directory(), master_key="sk-master")  # type: ignore[arg-type]
     with pytest.raises(MissingAPIKey):
         cache.authenticate(None)
     with pytest.raises(InvalidAPIKey):
@@ -58,6 +74,9 @@ async def test_states_of_a_key() -> None:
     caller = cache.authenticate("sk-good")
     assert caller.name == "app" and caller.models == frozenset({"fast"}) and not caller.is_admin
     assert caller.may_use("fast") and not caller.may_use("reasoning")
+    assert caller.team == "search" and caller.app is not None and caller.app.name == "bot"
+    assert caller.tenant is not None and caller.tenant.limits.rpm == 100
+    assert caller.tags == {"env": "prod"} and caller.fail_open is False
 
     repo.rows[0] = record("sk-good", revoked_at=time.time(), updated_at=time.time() + 1)
     await cache.refresh()
@@ -71,7 +90,7 @@ async def test_states_of_a_key() -> None:
 
 async def test_refresh_is_incremental_with_slack() -> None:
     repo = Repo()
-    cache = KeyCache(repo, master_key=None)  # type: ignore[arg-type]
+    cache = KeyCache(repo, directory(), master_key=None)  # type: ignore[arg-type]
     repo.rows.append(record("sk-a", updated_at=1000.0))
     await cache.refresh()
     await cache.refresh()

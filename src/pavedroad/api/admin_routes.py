@@ -15,15 +15,36 @@ from pavedroad.core.errors import PermissionDenied
 from pavedroad.core.types import Caller
 
 
-class KeyCreateBody(msgspec.Struct):
+class KeyCreateBody(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     models: list[str] | None = None
-    team: str | None = None
+    app: str | None = None
     expires_in: float | None = None
     metadata: dict[str, str] | None = None
+    limits: dict[str, int] | None = None
+    tags: dict[str, str] | None = None
 
 
-class SwitchBody(msgspec.Struct):
+class TenantBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    limits: dict[str, int] | None = None
+
+
+class TeamBody(msgspec.Struct, forbid_unknown_fields=True):
+    tenant: str
+    name: str
+    limits: dict[str, int] | None = None
+
+
+class AppBody(msgspec.Struct, forbid_unknown_fields=True):
+    team: str
+    name: str
+    limits: dict[str, int] | None = None
+    tags: dict[str, str] | None = None
+    fail_mode: str = "open"
+
+
+class SwitchBody(msgspec.Struct, forbid_unknown_fields=True):
     scope: str
     name: str
     disabled: bool
@@ -46,8 +67,8 @@ async def create_key(request: Request) -> Response:
     gateway = gateway_of(request)
     body = validate(await read_json(request, limit=64 * 1024), KeyCreateBody)
     created = await gateway.key_admin.create(
-        name=body.name, models=body.models, team=body.team, expires_in=body.expires_in,
-        metadata=body.metadata)
+        name=body.name, models=body.models, app=body.app, expires_in=body.expires_in,
+        metadata=body.metadata, limits=body.limits, tags=body.tags)
     return _json({**created.record.public(), "key": created.plaintext}, status=201)
 
 
@@ -93,3 +114,39 @@ async def list_deployments(request: Request) -> Response:
         for name, dep in router.deployments.items()
     ]
     return _json({"data": data})
+
+
+async def create_tenant(request: Request) -> Response:
+    _admin(request)
+    body = validate(await read_json(request, limit=64 * 1024), TenantBody)
+    record = await gateway_of(request).org_admin.create_tenant(body.name, limits=body.limits)
+    return _json(record.public(), status=201)
+
+
+async def create_team(request: Request) -> Response:
+    _admin(request)
+    body = validate(await read_json(request, limit=64 * 1024), TeamBody)
+    record = await gateway_of(request).org_admin.create_team(body.tenant, body.name,
+                                                             limits=body.limits)
+    return _json(record.public(), status=201)
+
+
+async def create_app(request: Request) -> Response:
+    _admin(request)
+    body = validate(await read_json(request, limit=64 * 1024), AppBody)
+    org = gateway_of(request).org_admin
+    record = await org.create_app(body.team, body.name, limits=body.limits, tags=body.tags,
+                                  fail_mode=body.fail_mode)
+    return _json({**record.public(), "path": org.directory.path(record.id)}, status=201)
+
+
+async def list_org(request: Request) -> Response:
+    """Tenants, teams and apps in one answer (the organisation is small)."""
+    _admin(request)
+    directory = gateway_of(request).org_admin.directory
+    await directory.refresh()
+    return _json({
+        "tenants": [t.public() for t in directory.tenants.values()],
+        "teams": [t.public() for t in directory.teams.values()],
+        "apps": [{**a.public(), "path": directory.path(a.id)} for a in directory.apps.values()],
+    })

@@ -44,6 +44,10 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/admin/switches", admin_routes.list_switches, methods=["GET"]),
         Route("/admin/switches", admin_routes.set_switch, methods=["POST"]),
         Route("/admin/deployments", admin_routes.list_deployments, methods=["GET"]),
+        Route("/admin/org", admin_routes.list_org, methods=["GET"]),
+        Route("/admin/tenants", admin_routes.create_tenant, methods=["POST"]),
+        Route("/admin/teams", admin_routes.create_team, methods=["POST"]),
+        Route("/admin/apps", admin_routes.create_app, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

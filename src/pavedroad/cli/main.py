@@ -14,9 +14,11 @@ import uvicorn
 
 from pavedroad import __version__
 from pavedroad.api.app import create_app
-from pavedroad.cli.admin import keys, switch
 from pavedroad.cli.common import config_option, fail, settings_from
 from pavedroad.cli.demo import demo_settings, master_key
+from pavedroad.cli.keys import keys
+from pavedroad.cli.org import apps, teams, tenants
+from pavedroad.cli.switches import switch
 from pavedroad.config.loader import ConfigError
 from pavedroad.config.models import Settings
 from pavedroad.plugins.registry import load_registry
@@ -126,8 +128,8 @@ def config_check(file: Path) -> None:
                f"{len(settings.models)} models)")
 
 
-cli.add_command(keys)
-cli.add_command(switch)
+for group in (keys, switch, tenants, teams, apps):
+    cli.add_command(group)
 
 
 def main() -> None:

@@ -17,8 +17,42 @@ ChunkStream = AsyncIterator[ChatChunk]
 
 
 @dataclass(slots=True, frozen=True)
+class Limits:
+    """Rate limits of one subject (key, app, team, tenant, deployment); None: unlimited."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    concurrent: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Limits:
+        data = data or {}
+        return cls(rpm=data.get("rpm"), tpm=data.get("tpm"), concurrent=data.get("concurrent"))
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in (("rpm", self.rpm), ("tpm", self.tpm),
+                                  ("concurrent", self.concurrent)) if v is not None}
+
+    @property
+    def empty(self) -> bool:
+        return self.rpm is None and self.tpm is None and self.concurrent is None
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(slots=True, frozen=True)
+class Subject:
+    """One level of the organisation a request belongs to, with its own limits."""
+
+    id: str
+    name: str
+    limits: Limits = NO_LIMITS
+
+
+@dataclass(slots=True, frozen=True)
 class Caller:
-    """Who is calling: the resolved virtual key (or the master key)."""
+    """Who is calling: the resolved virtual key, its app, team and tenant (or the master key)."""
 
     key_id: str
     name: str
@@ -26,6 +60,12 @@ class Caller:
     is_admin: bool = False
     team: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    key_limits: Limits = NO_LIMITS
+    app: Subject | None = None
+    team_subject: Subject | None = None
+    tenant: Subject | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)  # key and app defaults, merged
+    fail_open: bool = True  # serve when the store is unreachable (the app's setting)
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models

@@ -6,8 +6,15 @@ import hmac
 import time
 
 from pavedroad.core.apikeys import hash_key
-from pavedroad.core.errors import ExpiredAPIKey, InvalidAPIKey, MissingAPIKey, RevokedAPIKey
-from pavedroad.core.types import Caller
+from pavedroad.core.errors import (
+    ExpiredAPIKey,
+    InvalidAPIKey,
+    MissingAPIKey,
+    RevokedAPIKey,
+    ServiceUnavailable,
+)
+from pavedroad.core.types import Caller, Limits
+from pavedroad.service.org import OrgDirectory, subject
 from pavedroad.store.keys import KeyRecord, KeyRepository
 
 # Rows written by another replica with a slightly older clock are still picked up.
@@ -15,8 +22,12 @@ _CLOCK_SLACK = 5.0
 
 
 class KeyCache:
-    def __init__(self, repository: KeyRepository, *, master_key: str | None) -> None:
+    def __init__(
+        self, repository: KeyRepository, directory: OrgDirectory, *, master_key: str | None
+    ) -> None:
         self._repository = repository
+        self.directory = directory
+        self._directory_version = -1
         self._master_hash = hash_key(master_key) if master_key else None
         self._by_hash: dict[str, KeyRecord] = {}
         self._callers: dict[str, Caller] = {}
@@ -24,11 +35,12 @@ class KeyCache:
         self.master = Caller(key_id="master", name="master", models=None, is_admin=True)
 
     async def refresh(self) -> int:
-        """Pull keys changed since the last refresh; returns how many changed."""
+        """Pull the organisation and keys changed since the last refresh; how many changed."""
+        org_changes = await self.directory.refresh()
         changed = await self._repository.changed_since(self._high_water - _CLOCK_SLACK)
         for record in changed:
             self.remember(record)
-        return len(changed)
+        return org_changes + len(changed)
 
     def remember(self, record: KeyRecord) -> None:
         self._by_hash[record.key_hash] = record
@@ -50,12 +62,24 @@ class KeyCache:
             raise RevokedAPIKey(f"the API key {record.key_prefix}… was revoked")
         if record.expires_at is not None and record.expires_at <= time.time():
             raise ExpiredAPIKey(f"the API key {record.key_prefix}… has expired")
+        if self._directory_version != self.directory.version:
+            self._callers.clear()  # an app, team or tenant changed: rebuild lazily
+            self._directory_version = self.directory.version
         caller = self._callers.get(digest)
         if caller is None:
-            caller = Caller(
-                key_id=record.id, name=record.name,
-                models=frozenset(record.models) if record.models is not None else None,
-                team=record.team, metadata=record.metadata,
-            )
+            caller = self._caller(record)
             self._callers[digest] = caller
         return caller
+
+    def _caller(self, record: KeyRecord) -> Caller:
+        chain = self.directory.chain(record.app_id)
+        if chain is None:
+            raise ServiceUnavailable("this key's app is not loaded yet; retry in a second")
+        app, team, tenant = chain
+        return Caller(
+            key_id=record.id, name=record.name,
+            models=frozenset(record.models) if record.models is not None else None,
+            team=team.name, metadata=record.metadata, key_limits=Limits.from_dict(record.limits),
+            app=subject(app), team_subject=subject(team), tenant=subject(tenant),
+            tags={**app.tags, **record.tags}, fail_open=app.fail_mode == "open",
+        )

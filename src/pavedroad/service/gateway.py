@@ -27,9 +27,11 @@ from pavedroad.routing.switches import KillSwitches
 from pavedroad.service.auth import KeyCache
 from pavedroad.service.chat import ChatService, EmbeddingService
 from pavedroad.service.keys import KeyAdmin
+from pavedroad.service.org import OrgAdmin, OrgDirectory
 from pavedroad.service.switches import SwitchAdmin
 from pavedroad.store.database import create_engine, migrate
 from pavedroad.store.keys import KeyRepository
+from pavedroad.store.org import OrgRepository
 from pavedroad.store.switches import SwitchRepository
 from pavedroad.telemetry.metrics import GatewayMetrics
 
@@ -76,6 +78,7 @@ class Gateway:
     keys: KeyCache
     key_admin: KeyAdmin
     switch_admin: SwitchAdmin
+    org_admin: OrgAdmin
     transport: Transport
     engine: AsyncEngine
     started_at: float = field(default_factory=time.time)
@@ -134,7 +137,10 @@ def build_gateway(
     for name in deployments:
         metrics.breaker(name, router.deployments[name].breaker.state)
     engine = create_engine(settings.store.url)
-    keys = KeyCache(KeyRepository(engine), master_key=environ.get("PAVEDROAD_MASTER_KEY"))
+    org_repository = OrgRepository(engine)
+    directory = OrgDirectory(org_repository)
+    keys = KeyCache(KeyRepository(engine), directory,
+                    master_key=environ.get("PAVEDROAD_MASTER_KEY"))
     known = {
         "deployment": set(deployments),
         "model": {m.name for m in settings.models},
@@ -143,8 +149,9 @@ def build_gateway(
     return Gateway(
         settings=settings, router=router, chat=ChatService(router, metrics),
         embeddings=EmbeddingService(router, metrics), metrics=metrics, keys=keys,
-        key_admin=KeyAdmin(KeyRepository(engine), cache=keys,
+        key_admin=KeyAdmin(KeyRepository(engine), directory, cache=keys,
                            known_models=[m.name for m in settings.models]),
+        org_admin=OrgAdmin(org_repository, directory),
         switch_admin=SwitchAdmin(SwitchRepository(engine), known=known, live=switches),
         transport=transport, engine=engine,
     )

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pavedroad.core.apikeys import generate_key
 from pavedroad.core.errors import InvalidRequest, NotFound
 from pavedroad.core.ids import new_id
 from pavedroad.service.auth import KeyCache
+from pavedroad.service.org import OrgDirectory, check_limits
 from pavedroad.store.keys import KeyRecord, KeyRepository
+from pavedroad.store.org import DEFAULT_APP
 
 
 @dataclass(slots=True, frozen=True)
@@ -21,10 +24,11 @@ class CreatedKey:
 
 class KeyAdmin:
     def __init__(
-        self, repository: KeyRepository, *, cache: KeyCache | None = None,
-        known_models: Iterable[str] | None = None,
+        self, repository: KeyRepository, directory: OrgDirectory, *,
+        cache: KeyCache | None = None, known_models: Iterable[str] | None = None,
     ) -> None:
         self._repository = repository
+        self._directory = directory
         self._cache = cache
         self._known = set(known_models) if known_models is not None else None
 
@@ -33,9 +37,11 @@ class KeyAdmin:
         *,
         name: str,
         models: list[str] | None = None,
-        team: str | None = None,
+        app: str | None = None,
         expires_in: float | None = None,
         metadata: dict[str, str] | None = None,
+        limits: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> CreatedKey:
         if not name.strip():
             raise InvalidRequest("a key needs a non-empty `name`", param="name")
@@ -48,13 +54,16 @@ class KeyAdmin:
         if expires_in is not None and expires_in <= 0:
             raise InvalidRequest("`expires_in` must be a positive number of seconds",
                                  param="expires_in")
+        await self._directory.refresh()
+        owner = self._directory.app(app) if app else self._directory.app(DEFAULT_APP)
         plaintext, digest, prefix = generate_key()
         now = time.time()
         record = KeyRecord(
             id=new_id("key"), name=name.strip(), key_hash=digest, key_prefix=prefix,
-            models=tuple(models) if models is not None else None, team=team, created_at=now,
-            expires_at=now + expires_in if expires_in else None, revoked_at=None,
-            updated_at=now, metadata=dict(metadata or {}),
+            models=tuple(models) if models is not None else None, app_id=owner.id,
+            created_at=now, expires_at=now + expires_in if expires_in else None,
+            revoked_at=None, updated_at=now, metadata=dict(metadata or {}),
+            limits=check_limits(limits), tags=dict(tags or {}),
         )
         await self._repository.insert(record)
         if self._cache is not None:

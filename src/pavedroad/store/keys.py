@@ -19,19 +19,22 @@ class KeyRecord:
     key_hash: str
     key_prefix: str
     models: tuple[str, ...] | None
-    team: str | None
+    app_id: str
     created_at: float
     expires_at: float | None
     revoked_at: float | None
     updated_at: float
     metadata: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         """What the admin API and CLI may show (never the hash)."""
         return {
             "id": self.id, "name": self.name, "prefix": self.key_prefix,
             "models": list(self.models) if self.models is not None else None,
-            "team": self.team, "metadata": self.metadata, "created_at": self.created_at,
+            "app_id": self.app_id, "limits": self.limits, "tags": self.tags,
+            "metadata": self.metadata, "created_at": self.created_at,
             "expires_at": self.expires_at, "revoked_at": self.revoked_at,
         }
 
@@ -39,9 +42,10 @@ class KeyRecord:
 def _record(row: Any) -> KeyRecord:
     return KeyRecord(
         id=row.id, name=row.name, key_hash=row.key_hash, key_prefix=row.key_prefix,
-        models=tuple(row.models) if row.models is not None else None, team=row.team,
+        models=tuple(row.models) if row.models is not None else None, app_id=row.app_id,
         created_at=row.created_at, expires_at=row.expires_at, revoked_at=row.revoked_at,
         updated_at=row.updated_at, metadata=dict(row.metadata or {}),
+        limits=dict(row.limits or {}), tags=dict(row.tags or {}),
     )
 
 
@@ -55,7 +59,8 @@ class KeyRepository:
                 id=record.id, name=record.name, key_hash=record.key_hash,
                 key_prefix=record.key_prefix,
                 models=list(record.models) if record.models is not None else None,
-                team=record.team, metadata=record.metadata, created_at=record.created_at,
+                app_id=record.app_id, limits=record.limits, tags=record.tags,
+                metadata=record.metadata, created_at=record.created_at,
                 expires_at=record.expires_at, revoked_at=record.revoked_at,
                 updated_at=record.updated_at,
             ))

@@ -46,5 +46,8 @@ class SwitchRepository:
         return [SwitchRecord(r.scope, r.name, r.disabled, r.reason, r.updated_by, r.updated_at)
                 for r in rows]
 
+    async def dispose(self) -> None:
+        await self._engine.dispose()
+
     async def disabled(self) -> set[tuple[str, str]]:
         return {(r.scope, r.name) for r in await self.all() if r.disabled}
