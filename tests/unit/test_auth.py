@@ -16,8 +16,8 @@ from pavedroad.core.errors import (
 )
 from pavedroad.service.auth import KeyCache
 from pavedroad.service.org import OrgDirectory
-from pavedroad.store.org import AppRecord, OrgChanges, TeamRecord, TenantRecord
 from pavedroad.store.keys import KeyRecord
+from pavedroad.store.org import AppRecord, OrgChanges, TeamRecord, TenantRecord
 
 
 class NoOrgChanges:
