@@ -2,42 +2,92 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pavedroad.core.errors import InvalidRequest, ModelNotAllowed, PavedroadError
 from pavedroad.core.types import ChatRequest, EmbeddingRequest, EmbeddingResponse
 from pavedroad.routing.router import Router, RouteTrace
-from pavedroad.service.pipeline import ChatResult, ChatStream, Exchange, Stage, compose
+from pavedroad.service.pipeline import (
+    ChatResult,
+    ChatStream,
+    Exchange,
+    ExchangeObserver,
+    Stage,
+    compose,
+)
 from pavedroad.service.stages import ModelAccess, RouteAndCall
 from pavedroad.telemetry.metrics import GatewayMetrics
 
+log = logging.getLogger("pavedroad.service")
+
 
 class ChatService:
+    """Runs chat exchanges through the pipeline and ends each exactly once."""
+
     def __init__(
-        self, router: Router, metrics: GatewayMetrics, *, stages: Sequence[Stage] = ()
+        self,
+        router: Router,
+        metrics: GatewayMetrics,
+        *,
+        stages: Sequence[Stage] = (),
+        observers: Sequence[ExchangeObserver] = (),
+        meter: Callable[[Exchange], None] | None = None,
     ) -> None:
         self._router = router
         self._metrics = metrics
-        terminal = RouteAndCall(router, on_done=self.observe)
+        self._observers = list(observers)
+        self._meter = meter
+        terminal = RouteAndCall(router, on_answering=self.answering, on_done=self.end)
         self._pipeline = compose([ModelAccess(router), *stages], terminal)
 
     async def run(self, request: ChatRequest, *, endpoint: str) -> tuple[ChatResult, Exchange]:
-        """Answer a request. Streams are observed when they end; others here."""
+        """Answer a request. Streams end when their last chunk is sent; others here."""
         exchange = Exchange(request, endpoint)
         try:
             result = await self._pipeline(exchange)
         except PavedroadError as exc:
             exchange.outcome = exc.code
-            self.observe(exchange)
+            self.end(exchange)
             exc.details.setdefault("route", exchange.trace.header())
             raise
+        except BaseException:
+            exchange.outcome = "internal_error"
+            self.end(exchange)
+            raise
         if not isinstance(result, ChatStream):
-            self.observe(exchange)
+            self.answering(exchange)
+            self.end(exchange)
         return result, exchange
 
-    def observe(self, exchange: Exchange) -> None:
-        """Off the response path: metrics now; audit and ledger hook in here later."""
+    def answering(self, exchange: Exchange) -> None:
+        for observer in self._observers:
+            try:
+                observer.answering(exchange)
+            except Exception:  # an observer must never fail a request
+                log.exception("observer %r failed on answering", observer)
+
+    def end(self, exchange: Exchange) -> None:
+        """Meter, run the stages' finalizers (newest first), then tell observers."""
+        if exchange.ended:
+            return
+        exchange.ended = True
+        if self._meter is not None:
+            self._meter(exchange)
+        for finalizer in reversed(exchange.finalizers):
+            try:
+                finalizer(exchange)
+            except Exception:
+                log.exception("finalizer %r failed", finalizer)
+        self._observe(exchange)
+        for observer in self._observers:
+            try:
+                observer.ended(exchange)
+            except Exception:
+                log.exception("observer %r failed on end", observer)
+
+    def _observe(self, exchange: Exchange) -> None:
         model = exchange.request.model
         self._metrics.request(exchange.endpoint, model, exchange.outcome,
                               time.perf_counter() - exchange.started)

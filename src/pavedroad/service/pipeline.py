@@ -14,20 +14,53 @@ from typing import Protocol
 
 from pavedroad.core.errors import PavedroadError
 from pavedroad.core.types import ChatChunk, ChatRequest, ChatResponse, Usage
+from pavedroad.routing.deployment import Deployment
 from pavedroad.routing.router import RouteTrace
+
+Finalizer = Callable[["Exchange"], None]
 
 
 @dataclass(slots=True)
 class Exchange:
-    """One request's journey: what came in and what happened to it."""
+    """One request's journey: what came in and what happened to it.
+
+    Stages that hold something for the request (a budget reservation, a concurrency slot)
+    register a finalizer; finalizers run exactly once, newest first, when the exchange ends
+    (after the response, or after the last chunk of a stream), whatever the outcome.
+    """
 
     request: ChatRequest
     endpoint: str
     trace: RouteTrace = field(default_factory=RouteTrace)
     started: float = field(default_factory=time.perf_counter)
+    started_at: float = field(default_factory=time.time)  # wall clock, for records
     usage: Usage | None = None
     first_token_at: float | None = None
     outcome: str = "ok"
+    deployment: Deployment | None = None  # who served it (None: no upstream answered)
+    cache_hit: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    end_user: str | None = None
+    # Set by metering: cost in USD and where its token figures came from.
+    cost: float | None = None
+    usage_source: str = "none"  # provider | estimated | none
+    finalizers: list[Finalizer] = field(default_factory=list)
+    ended: bool = False
+
+    def on_end(self, finalizer: Finalizer) -> None:
+        self.finalizers.append(finalizer)
+
+
+class ExchangeObserver(Protocol):
+    """Sees exchanges begin answering and end; runs off the critical path, must not raise.
+
+    `answering` is called just before the first byte of the answer is sent (for a stream,
+    before its first chunk): the durability point of the spend ledger.
+    """
+
+    def answering(self, exchange: Exchange) -> None: ...
+
+    def ended(self, exchange: Exchange) -> None: ...
 
 
 @dataclass(slots=True)

@@ -48,16 +48,22 @@ class ModelAccess:
 class RouteAndCall:
     """The terminal stage: route to a deployment and call it (retries, fallback)."""
 
-    def __init__(self, router: Router, *, on_done: Callable[[Exchange], None]) -> None:
+    def __init__(
+        self, router: Router, *, on_answering: Callable[[Exchange], None],
+        on_done: Callable[[Exchange], None],
+    ) -> None:
         self._router = router
+        self._on_answering = on_answering
         self._on_done = on_done
 
     async def __call__(self, exchange: Exchange) -> ChatResult:
         if not exchange.request.stream:
-            response, _ = await self._router.chat(exchange.request, exchange.trace)
+            response, dep = await self._router.chat(exchange.request, exchange.trace)
             exchange.usage = response.usage
+            exchange.deployment = dep
             return response
         start = await self._router.open_stream(exchange.request, exchange.trace)
+        exchange.deployment = start.deployment
         exchange.first_token_at = time.perf_counter()
         return ChatStream(exchange, self._relay(exchange, start))
 
@@ -67,6 +73,7 @@ class RouteAndCall:
         deadline = start.started + start.deployment.timeouts.total
         rest = start.rest
         try:
+            self._on_answering(exchange)
             chunk = start.first
             while chunk is not None:
                 usage = chunk.get("usage")
