@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import RunningGateway, Sim, start_gateway, start_sim
+from tests.support.services import PostgresServer, RedisServer, start_postgres, start_redis
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,19 @@ def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (installed from Debian packages when missing)."""
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis server (installed from Debian packages when missing)."""
+    server = start_redis()
+    yield server
+    server.stop()

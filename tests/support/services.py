@@ -1,0 +1,127 @@
+"""Real PostgreSQL and Redis servers for the scale-out tests, installed and started here.
+
+When the Debian packages are missing, they are installed (`apt-get`, as root): CI and a
+fresh machine need nothing prepared. Each server runs on a free loopback port in a
+temporary directory and is stopped by the fixture that started it; nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGES = ("postgresql", "redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(found[-1]).parent if found else None
+
+
+def ensure_packages() -> None:
+    """Install PostgreSQL and Redis from Debian packages when either is missing."""
+    if _pg_bin() is not None and shutil.which("redis-server"):
+        return
+    if os.geteuid() != 0:
+        raise RuntimeError("PostgreSQL/Redis are missing and installing them needs root: "
+                           "apt-get install -y postgresql redis-server")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+                   check=True, env=env, capture_output=True)
+
+
+def _wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class PostgresServer:
+    data_dir: Path
+    port: int
+    bin_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def database(self, name: str) -> str:
+        """A fresh database on this server; returns its URL."""
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin_dir / "createdb"),
+                        "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+                       check=True, capture_output=True)
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin_dir / "pg_ctl"),
+                        "-D", str(self.data_dir), *args], check=True, capture_output=True)
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "stop")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._ctl("-o", options, "-l", str(self.data_dir / "log"), "-w", "start")
+        _wait_port(self.port)
+
+
+def start_postgres() -> PostgresServer:
+    ensure_packages()
+    bin_dir = _pg_bin()
+    assert bin_dir is not None
+    data = Path(tempfile.mkdtemp(prefix="pavedroad-pg-"))
+    shutil.chown(data, "postgres", "postgres")
+    subprocess.run(["runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(data),
+                    "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
+    server = PostgresServer(data, free_port(), bin_dir)
+    server.start()
+    return server
+
+
+@dataclass
+class RedisServer:
+    port: int
+    pidfile: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.pidfile.exists():
+            pid = int(self.pidfile.read_text().strip())
+            os.kill(pid, 15)
+            deadline = time.monotonic() + 10
+            while self.pidfile.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+def start_redis() -> RedisServer:
+    ensure_packages()
+    port = free_port()
+    pidfile = Path(tempfile.mkdtemp(prefix="pavedroad-redis-")) / "redis.pid"
+    subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--daemonize",
+                    "yes", "--save", "", "--appendonly", "no", "--pidfile", str(pidfile)],
+                   check=True, capture_output=True)
+    _wait_port(port)
+    return RedisServer(port, pidfile)
