@@ -515,7 +515,7 @@ def test_response_usage_counts_cache_tokens_as_prompt() -> None:
         "prompt_tokens": 127,
         "completion_tokens": 3,
         "total_tokens": 130,
-        "prompt_tokens_details": {"cached_tokens": 100},
+        "prompt_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 20},
     }
     assert out["choices"][0]["message"]["content"] == ""
 

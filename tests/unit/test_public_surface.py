@@ -15,14 +15,14 @@ from pavedroad.core.errors import all_error_classes
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 ERROR_CODES = {
-    "circuit_open", "conflict", "context_length_exceeded", "expired_api_key", "internal_error",
-    "invalid_api_key", "invalid_json", "invalid_request", "method_not_allowed",
-    "missing_api_key", "model_disabled", "model_not_allowed", "model_not_found",
-    "no_deployment_available", "not_found", "permission_denied", "request_too_large",
-    "revoked_api_key", "service_unavailable", "unsupported_media_type", "upstream_auth_error",
-    "upstream_bad_response", "upstream_error", "upstream_overloaded", "upstream_rate_limited",
-    "upstream_rejected_request", "upstream_stream_broken", "upstream_timeout",
-    "upstream_unreachable",
+    "budget_exceeded", "circuit_open", "conflict", "context_length_exceeded", "expired_api_key",
+    "internal_error", "invalid_api_key", "invalid_json", "invalid_request",
+    "method_not_allowed", "missing_api_key", "model_disabled", "model_not_allowed",
+    "model_not_found", "no_deployment_available", "not_found", "permission_denied",
+    "rate_limited", "request_too_large", "revoked_api_key", "service_unavailable",
+    "unsupported_media_type", "upstream_auth_error", "upstream_bad_response", "upstream_error",
+    "upstream_overloaded", "upstream_rate_limited", "upstream_rejected_request",
+    "upstream_stream_broken", "upstream_timeout", "upstream_unreachable",
 }
 
 

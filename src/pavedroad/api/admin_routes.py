@@ -42,6 +42,7 @@ class AppBody(msgspec.Struct, forbid_unknown_fields=True):
     limits: dict[str, int] | None = None
     tags: dict[str, str] | None = None
     fail_mode: str = "open"
+    settings: dict[str, Any] | None = None  # per-app feature settings, e.g. `cache`
 
 
 class SwitchBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -136,7 +137,7 @@ async def create_app(request: Request) -> Response:
     body = validate(await read_json(request, limit=64 * 1024), AppBody)
     org = gateway_of(request).org_admin
     record = await org.create_app(body.team, body.name, limits=body.limits, tags=body.tags,
-                                  fail_mode=body.fail_mode)
+                                  fail_mode=body.fail_mode, settings=body.settings)
     return _json({**record.public(), "path": org.directory.path(record.id)}, status=201)
 
 

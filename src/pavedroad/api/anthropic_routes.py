@@ -13,6 +13,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from pavedroad.api.attribution import attribution
 from pavedroad.api.context import caller_of, gateway_of, request_id_of
 from pavedroad.api.openai_routes import SSE_HEADERS
 from pavedroad.api.parsing import MessagesBody, read_json, validate
@@ -31,10 +32,14 @@ async def messages(request: Request) -> Response:
     data = await read_json(request, limit=gateway.settings.server.max_body_bytes)
     body = validate(data, MessagesBody)
     canonical = anthropic_to_openai_request(data)
+    metadata = data.get("metadata")
+    tags, end_user = attribution(request, caller, body_user=metadata.get("user_id")
+                                 if isinstance(metadata, dict) else None)
     chat = ChatRequest(model=body.model, body=canonical, request_id=request_id_of(request),
                        caller=caller, headers=request.headers)
-    result, exchange = await gateway.chat.run(chat, endpoint="messages")
-    headers = {"x-pavedroad-route": exchange.trace.header()}
+    result, exchange = await gateway.chat.run(chat, endpoint="messages", tags=tags,
+                                              end_user=end_user)
+    headers = {**exchange.response_headers, "x-pavedroad-route": exchange.trace.header()}
     if isinstance(result, ChatStream):
         translator = OpenAIToAnthropicStream(model=body.model)
         return StreamingResponse(anthropic_sse(result.items, translator),

@@ -10,7 +10,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from pavedroad.api import admin_routes, anthropic_routes, health_routes, openai_routes
+from pavedroad.api import (
+    admin_routes,
+    anthropic_routes,
+    budget_routes,
+    health_routes,
+    openai_routes,
+    spend_routes,
+)
 from pavedroad.api.context import RequestIdMiddleware
 from pavedroad.api.errors import handle_http_exception, handle_pavedroad_error, handle_unexpected
 from pavedroad.api.runtime import tune_gc
@@ -48,6 +55,11 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/admin/tenants", admin_routes.create_tenant, methods=["POST"]),
         Route("/admin/teams", admin_routes.create_team, methods=["POST"]),
         Route("/admin/apps", admin_routes.create_app, methods=["POST"]),
+        Route("/admin/budgets", budget_routes.set_budget, methods=["POST"]),
+        Route("/admin/budgets", budget_routes.list_budgets, methods=["GET"]),
+        Route("/admin/budgets/{budget_id}", budget_routes.delete_budget, methods=["DELETE"]),
+        Route("/admin/spend", spend_routes.spend, methods=["GET"]),
+        Route("/admin/ledger", spend_routes.ledger_rows, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,

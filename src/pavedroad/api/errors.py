@@ -28,7 +28,7 @@ log = logging.getLogger("pavedroad.api")
 
 def error_body(exc: PavedroadError) -> dict[str, Any]:
     return {"error": {"message": exc.message, "type": exc.error_type, "code": exc.code,
-                      "param": exc.param}}
+                      "param": exc.param, **exc.body_fields()}}
 
 
 def error_headers(exc: PavedroadError, request_id: str | None) -> dict[str, str]:

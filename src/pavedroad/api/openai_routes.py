@@ -9,6 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from pavedroad.api.attribution import attribution
 from pavedroad.api.context import caller_of, gateway_of, request_id_of
 from pavedroad.api.errors import error_body
 from pavedroad.api.parsing import read_json, validate_chat, validate_embedding
@@ -27,10 +28,12 @@ async def chat_completions(request: Request) -> Response:
     caller = caller_of(request)
     data = await read_json(request, limit=gateway.settings.server.max_body_bytes)
     body = validate_chat(data)
+    tags, end_user = attribution(request, caller, body_user=body.user)
     chat = ChatRequest(model=body.model, body=data, request_id=request_id_of(request),
                        caller=caller, headers=request.headers)
-    result, exchange = await gateway.chat.run(chat, endpoint="chat")
-    headers = {"x-pavedroad-route": exchange.trace.header()}
+    result, exchange = await gateway.chat.run(chat, endpoint="chat", tags=tags,
+                                              end_user=end_user)
+    headers = {**exchange.response_headers, "x-pavedroad-route": exchange.trace.header()}
     if isinstance(result, ChatStream):
         return StreamingResponse(openai_sse(result.items), media_type="text/event-stream",
                                  headers={**headers, **SSE_HEADERS})

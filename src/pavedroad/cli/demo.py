@@ -21,6 +21,7 @@ def demo_settings(*, sim_port: int, env: Mapping[str, str] | None = None) -> Set
         "name": "demo-sim", "provider": "openai_compatible", "model": "demo-model",
         "api_base": f"http://127.0.0.1:{sim_port}/v1",
         "labels": {"demo": "true", "note": "simulated provider: canned answers, not a real LLM"},
+        "pricing": {"input": 0, "output": 0},  # simulated: free, and priced so explicitly
     }]
     tiers: dict[str, list[str]] = {"fast": [], "balanced": [], "reasoning": []}
     if environ.get("OPENAI_API_KEY"):

@@ -14,10 +14,12 @@ import uvicorn
 
 from pavedroad import __version__
 from pavedroad.api.app import create_app
+from pavedroad.cli.budgets import budgets
 from pavedroad.cli.common import config_option, fail, settings_from
 from pavedroad.cli.demo import demo_settings, master_key
 from pavedroad.cli.keys import keys
 from pavedroad.cli.org import apps, teams, tenants
+from pavedroad.cli.spend import spend
 from pavedroad.cli.switches import switch
 from pavedroad.config.loader import ConfigError
 from pavedroad.config.models import Settings
@@ -128,7 +130,7 @@ def config_check(file: Path) -> None:
                f"{len(settings.models)} models)")
 
 
-for group in (keys, switch, tenants, teams, apps):
+for group in (keys, switch, tenants, teams, apps, spend, budgets):
     cli.add_command(group)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from pavedroad.config.cache import CacheConfig
 from pavedroad.config.routes import RouteNode
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
@@ -52,6 +53,23 @@ class BreakerConfig(_Strict):
     half_open_probes: int = Field(default=1, ge=1)
 
 
+class PricingConfig(_Strict):
+    """Prices in USD per million tokens; overrides the shipped catalog for a deployment."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)  # default: the input price
+    cache_write: float | None = Field(default=None, ge=0)  # default: the input price
+
+
+class LimitsConfig(_Strict):
+    """A deployment's own rate limits (its upstream quota); unlimited by default."""
+
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    concurrent: int | None = Field(default=None, ge=1)
+
+
 class DeploymentConfig(_Strict):
     """One upstream model endpoint that routes can reach."""
 
@@ -71,6 +89,9 @@ class DeploymentConfig(_Strict):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     region: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    # None: the shipped price catalog, by the upstream `model` (unpriced when unknown).
+    pricing: PricingConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -121,12 +142,34 @@ class AuthConfig(_Strict):
     refresh_seconds: float = Field(default=0.5, gt=0, le=60)
 
 
+class LedgerConfig(_Strict):
+    """The spend ledger: a local journal written before answering, flushed to the store."""
+
+    enabled: bool = True
+    # None: `journal/` next to the SQLite file, or `.pavedroad/journal/<db>-<hash>` otherwise.
+    journal_dir: Path | None = None
+    fsync: bool = False  # fsync each record too: survives power loss, not only a crash
+    flush_seconds: float = Field(default=0.5, gt=0, le=60)
+    batch_records: int = Field(default=2000, ge=1)
+    rotate_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
+
+
+class MeteringConfig(_Strict):
+    # Reservations: the completion tokens assumed when a request sets no max_tokens.
+    reserve_max_tokens: int = Field(default=4096, ge=1)
+    # Reservations: what a request to an unpriced deployment is assumed to cost.
+    unpriced_reserve_usd: float = Field(default=0.0, ge=0)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+
+
 class Settings(_Strict):
     """The whole configuration. Built once at start-up and passed down."""
 
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    metering: MeteringConfig = Field(default_factory=MeteringConfig)
     secrets_file: Path | None = None
     deployments: list[DeploymentConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)

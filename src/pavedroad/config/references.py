@@ -62,4 +62,21 @@ def reference_problems(data: dict[str, Any]) -> list[tuple[Loc, str]]:
                 listing = ", ".join(sorted(known)) or "none"
                 problems.append((("models", i, "route"),
                                  f"routes to unknown deployment {target!r} (known: {listing})"))
+    problems += _cache_problems(data)
     return problems
+
+
+def _cache_problems(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """`cache.semantic.embedding_model` must name a model of kind `embedding`."""
+    cache = data.get("cache")
+    semantic = cache.get("semantic") if isinstance(cache, dict) else None
+    name = semantic.get("embedding_model") if isinstance(semantic, dict) else None
+    if not isinstance(name, str):
+        return []
+    kinds = {m.get("name"): m.get("kind", "chat") for _, m in _entries(data, "models")}
+    if kinds.get(name) == "embedding":
+        return []
+    embedding = ", ".join(sorted(str(n) for n, k in kinds.items() if k == "embedding")) or "none"
+    what = "is not a model" if name not in kinds else f"is a model of kind {kinds[name]!r}"
+    return [(("cache", "semantic", "embedding_model"),
+             f"{name!r} {what}; name a model of kind `embedding` (known: {embedding})")]

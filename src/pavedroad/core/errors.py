@@ -8,6 +8,8 @@ by parsing messages. `api/errors.py` is the only place these become HTTP bodies.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 
@@ -27,6 +29,10 @@ class PavedroadError(Exception):
 
     def headers(self) -> dict[str, str]:
         """Extra HTTP headers the wire response should carry (e.g. Retry-After)."""
+        return {}
+
+    def body_fields(self) -> dict[str, Any]:
+        """Extra fields of the wire error object beside message, type, code and param."""
         return {}
 
 
@@ -109,6 +115,42 @@ class ModelDisabled(PavedroadError):
     code = "model_disabled"
     http_status = 503
     error_type = "service_unavailable_error"
+
+
+class RateLimited(PavedroadError):
+    """A rate limit of the caller's key, app, team or tenant is reached, or every
+    deployment that could serve the request is at its own limit. Clears by itself."""
+
+    code = "rate_limited"
+    http_status = 429
+    error_type = "rate_limit_error"
+
+    def __init__(
+        self, message: str, *, retry_after: float,
+        limit_headers: Mapping[str, str] | None = None, **details: Any,
+    ) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+        self.limit_headers = dict(limit_headers or {})
+
+    def headers(self) -> dict[str, str]:
+        return {**self.limit_headers, "retry-after": str(max(1, math.ceil(self.retry_after)))}
+
+
+class BudgetExceeded(PavedroadError):
+    """A hard budget would be exceeded. 402, not 429: it does not clear in seconds, and
+    SDKs retry 429 on their own (see docs/adr/0008-limits-and-budgets.md)."""
+
+    code = "budget_exceeded"
+    http_status = 402
+    error_type = "insufficient_quota"
+
+    def __init__(self, message: str, *, budget: Mapping[str, Any], **details: Any) -> None:
+        super().__init__(message, **details)
+        self.budget = dict(budget)
+
+    def body_fields(self) -> dict[str, Any]:
+        return {"budget": self.budget}
 
 
 # --- the upstream's fault (what routing reacts to) ----------------------------

@@ -73,9 +73,13 @@ class Caller:
 
 @dataclass(slots=True)
 class Usage:
+    """Token counts as a provider reports them. `prompt_tokens` includes the cached part
+    (read from the provider's prompt cache) and the part written to that cache."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -86,11 +90,15 @@ class Usage:
         if not isinstance(usage, dict):
             return None
         details = usage.get("prompt_tokens_details")
-        cached = details.get("cached_tokens", 0) if isinstance(details, dict) else 0
+        details = details if isinstance(details, dict) else {}
+        # Cache writes: `prompt_tokens_details.cache_write_tokens` (what our Anthropic
+        # translation and OpenRouter send) or a top-level `cache_creation_input_tokens`.
+        written = details.get("cache_write_tokens") or usage.get("cache_creation_input_tokens")
         return cls(
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
-            cached_tokens=int(cached or 0),
+            cached_tokens=int(details.get("cached_tokens") or 0),
+            cache_write_tokens=int(written or 0),
         )
 
 

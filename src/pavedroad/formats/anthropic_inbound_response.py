@@ -6,7 +6,8 @@ UpstreamBadResponse.
 Lossy points: only choice 0 is used; finish_reason "stop" always becomes `end_turn`
 (OpenAI does not say whether a stop sequence fired, so `stop_sequence` stays null);
 tool-call arguments that are not a JSON object become `{}`; OpenAI reports no cache
-writes, so cache_creation_input_tokens is 0; a refusal becomes a text block.
+writes, so cache_creation_input_tokens is 0 unless an Anthropic-format upstream reported
+them; a refusal becomes a text block.
 """
 
 from __future__ import annotations

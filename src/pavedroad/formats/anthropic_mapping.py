@@ -52,14 +52,19 @@ def openai_usage(
     """OpenAI usage from Anthropic counters.
 
     Anthropic's input_tokens excludes cached tokens; OpenAI's prompt_tokens includes
-    them, so all three input counters add up to prompt_tokens.
+    them, so all three input counters add up to prompt_tokens. OpenAI has no field for
+    cache writes (which Anthropic bills at a premium); they go in
+    `prompt_tokens_details.cache_write_tokens`, as OpenRouter reports them, when there are any.
     """
     prompt = input_tokens + cache_read + cache_creation
+    details: dict[str, int] = {"cached_tokens": cache_read}
+    if cache_creation:
+        details["cache_write_tokens"] = cache_creation
     return {
         "prompt_tokens": prompt,
         "completion_tokens": output_tokens,
         "total_tokens": prompt + output_tokens,
-        "prompt_tokens_details": {"cached_tokens": cache_read},
+        "prompt_tokens_details": details,
     }
 
 
@@ -83,13 +88,16 @@ def cached_tokens(usage: dict[str, Any]) -> int:
 def anthropic_usage_from_openai(usage: Any) -> dict[str, int]:
     """OpenAI usage as Anthropic usage: cached prompt tokens move to cache_read.
 
-    OpenAI does not report cache writes, so cache_creation_input_tokens is always 0.
+    OpenAI itself reports no cache writes (cache_creation_input_tokens is 0); usage that
+    came from an Anthropic-format upstream carries them in `cache_write_tokens`.
     """
     usage = usage if isinstance(usage, dict) else {}
     cached = cached_tokens(usage)
+    details = usage.get("prompt_tokens_details")
+    written = _count(details, "cache_write_tokens") if isinstance(details, dict) else 0
     return {
-        "input_tokens": max(0, _count(usage, "prompt_tokens") - cached),
-        "cache_creation_input_tokens": 0,
+        "input_tokens": max(0, _count(usage, "prompt_tokens") - cached - written),
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
         "output_tokens": _count(usage, "completion_tokens"),
     }

@@ -22,6 +22,7 @@ from pavedroad.core.errors import (
     ModelNotFound,
     NoDeploymentAvailable,
     PavedroadError,
+    RateLimited,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -33,9 +34,11 @@ from pavedroad.core.types import (
     ChunkStream,
     EmbeddingRequest,
     EmbeddingResponse,
+    Usage,
 )
 from pavedroad.routing.breaker import BreakerState
 from pavedroad.routing.deployment import Deployment
+from pavedroad.routing.gate import Busy, DeploymentGate, Permit
 from pavedroad.routing.plan import plan
 from pavedroad.routing.switches import KillSwitches
 
@@ -45,7 +48,7 @@ T = TypeVar("T")
 @dataclass(slots=True)
 class Attempt:
     deployment: str
-    outcome: str  # "ok", an error code, "disabled" or "circuit_open"
+    outcome: str  # "ok", an error code, "disabled", "circuit_open" or "rate_limited"
     seconds: float = 0.0
 
 
@@ -76,6 +79,7 @@ class StreamStart:
     first: ChatChunk | None
     rest: ChunkStream
     started: float
+    permit: Permit | None = None  # the deployment's limits: close it when the stream ends
 
 
 class Router:
@@ -88,6 +92,7 @@ class Router:
         observer: RouteObserver | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        gate: DeploymentGate | None = None,
     ) -> None:
         self.deployments = dict(deployments)
         self.models = dict(models)
@@ -95,6 +100,7 @@ class Router:
         self._observer = observer
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._gate = gate
 
     def model(self, name: str) -> ModelConfig:
         model = self.models.get(name)
@@ -144,10 +150,12 @@ class Router:
         trace: RouteTrace,
         call: Callable[[Deployment], Awaitable[T]],
         *,
+        request: ChatRequest | EmbeddingRequest,
         settle_later: bool = False,
     ) -> tuple[T, Deployment]:
         """Try each deployment with its retries. With `settle_later`, a success is only
-        provisional (a stream that started): `stream_ended` gives the breaker its verdict."""
+        provisional (a stream that started): `stream_ended` gives the breaker its verdict,
+        and the deployment's permit rides on the `StreamStart` for the caller to close."""
         last: PavedroadError | None = None
         for dep in deployments:
             if self._disabled(dep):  # recorded in plan order, so the header reads in order
@@ -159,13 +167,19 @@ class Router:
                     trace.attempts.append(Attempt(dep.name, CircuitOpen.code))
                     last = last or CircuitOpen(f"deployment {dep.name!r} is failing; circuit open")
                     break
+                permit = await self._admit(dep, request, trace)
+                if isinstance(permit, Busy):
+                    last = _busy(last, permit)
+                    break
                 started = time.perf_counter()
                 try:
                     result = await call(dep)
                 except asyncio.CancelledError:
                     dep.breaker.release()  # the caller left: no verdict on the deployment
+                    _close(permit, None)
                     raise
                 except UpstreamError as exc:
+                    _close(permit, None)
                     elapsed = time.perf_counter() - started
                     self._record(dep, trace, exc.code, elapsed, failed=exc.retryable)
                     if not exc.retryable:
@@ -176,16 +190,39 @@ class Router:
                         break
                     await self._sleep(wait)
                     continue
+                except BaseException:
+                    _close(permit, None)  # anything else is a bug: free the slot, then fail
+                    raise
                 elapsed = time.perf_counter() - started
                 dep.latency.observe(elapsed)
                 if settle_later:
                     trace.attempts.append(Attempt(dep.name, "ok", elapsed))
+                    if isinstance(result, StreamStart):
+                        result.permit = permit
                 else:
                     self._record(dep, trace, "ok", elapsed, failed=False)
+                    _close(permit, result.usage if isinstance(
+                        result, ChatResponse | EmbeddingResponse) else None)
                 return result, dep
         if last is None:
             raise NoDeploymentAvailable("no deployment could serve the request")
         raise last
+
+    async def _admit(
+        self, dep: Deployment, request: ChatRequest | EmbeddingRequest, trace: RouteTrace
+    ) -> Permit | Busy | None:
+        """The deployment's own limits; Busy skips it (its breaker gets no verdict)."""
+        if self._gate is None:
+            return None
+        try:
+            permit = await self._gate.admit(dep.name, request, holder=request.request_id)
+        except BaseException:
+            dep.breaker.release()
+            raise
+        if isinstance(permit, Busy):
+            dep.breaker.release()
+            trace.attempts.append(Attempt(dep.name, RateLimited.code))
+        return permit
 
     def _record(
         self, dep: Deployment, trace: RouteTrace, outcome: str, seconds: float, *, failed: bool
@@ -210,7 +247,8 @@ class Router:
     async def chat(self, request: ChatRequest, trace: RouteTrace) -> tuple[ChatResponse, Deployment]:
         deps = self.candidates(request.model, headers=request.headers, caller=request.caller,
                                trace=trace)
-        return await self._run(deps, trace, lambda d: d.provider.chat(request, timeouts=d.timeouts))
+        return await self._run(deps, trace, lambda d: d.provider.chat(request, timeouts=d.timeouts),
+                               request=request)
 
     async def embed(
         self, request: EmbeddingRequest, trace: RouteTrace
@@ -218,7 +256,8 @@ class Router:
         deps = self.candidates(request.model, headers=request.headers, caller=request.caller,
                                trace=trace)
         return await self._run(deps, trace,
-                               lambda d: d.provider.embed(request, timeouts=d.timeouts))
+                               lambda d: d.provider.embed(request, timeouts=d.timeouts),
+                               request=request)
 
     async def open_stream(self, request: ChatRequest, trace: RouteTrace) -> StreamStart:
         """Start a stream; failures before its first chunk fall back like any other error."""
@@ -241,7 +280,7 @@ class Router:
                 ) from None
             return StreamStart(dep, first, stream, started)
 
-        start, _ = await self._run(deps, trace, first_chunk, settle_later=True)
+        start, _ = await self._run(deps, trace, first_chunk, request=request, settle_later=True)
         return start
 
     def stream_ended(self, dep: Deployment, trace: RouteTrace, outcome: str) -> None:
@@ -265,3 +304,18 @@ class Router:
 
     def breaker_states(self) -> dict[str, BreakerState]:
         return {name: dep.breaker.state for name, dep in self.deployments.items()}
+
+
+def _busy(last: PavedroadError | None, busy: Busy) -> PavedroadError:
+    """What to fail with when nothing else works: a deployment at its limit is only the
+    answer when nothing failed before; then Retry-After is the soonest any frees up."""
+    if last is not None and not isinstance(last, RateLimited):
+        return last
+    wait = busy.retry_after if last is None else min(last.retry_after, busy.retry_after)
+    return RateLimited("every deployment that could serve the request is at its rate limit",
+                       retry_after=wait)
+
+
+def _close(permit: Permit | None, usage: Usage | None) -> None:
+    if permit is not None:
+        permit.close(usage)

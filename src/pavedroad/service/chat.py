@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from pavedroad.core.errors import InvalidRequest, ModelNotAllowed, PavedroadError
 from pavedroad.core.types import ChatRequest, EmbeddingRequest, EmbeddingResponse
@@ -15,6 +17,8 @@ from pavedroad.service.pipeline import (
     Exchange,
     ExchangeObserver,
     Stage,
+    StreamFailure,
+    StreamItem,
     compose,
 )
 from pavedroad.service.stages import ModelAccess, RouteAndCall
@@ -42,9 +46,14 @@ class ChatService:
         terminal = RouteAndCall(router, on_answering=self.answering, on_done=self.end)
         self._pipeline = compose([ModelAccess(router), *stages], terminal)
 
-    async def run(self, request: ChatRequest, *, endpoint: str) -> tuple[ChatResult, Exchange]:
-        """Answer a request. Streams end when their last chunk is sent; others here."""
-        exchange = Exchange(request, endpoint)
+    async def run(
+        self, request: ChatRequest, *, endpoint: str, tags: dict[str, str] | None = None,
+        end_user: str | None = None,
+    ) -> tuple[ChatResult, Exchange]:
+        """Answer a request. Streams end when their last chunk is sent; others here.
+        `tags` and `end_user` attribute its cost (the API resolves them from the request)."""
+        exchange = Exchange(request, endpoint, tags=dict(request.caller.tags) if tags is None
+                            else tags, end_user=end_user)
         try:
             result = await self._pipeline(exchange)
         except PavedroadError as exc:
@@ -59,7 +68,27 @@ class ChatService:
         if not isinstance(result, ChatStream):
             self.answering(exchange)
             self.end(exchange)
+        elif exchange.deployment is None:
+            # No upstream relays this stream (a cache replay), so nothing else would say
+            # it is answering or end it: this service does both.
+            self.answering(exchange)
+            result = ChatStream(exchange, self._served(exchange, result.items))
         return result, exchange
+
+    async def _served(
+        self, exchange: Exchange, items: AsyncGenerator[StreamItem, None]
+    ) -> AsyncGenerator[StreamItem, None]:
+        try:
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    if isinstance(item, StreamFailure):
+                        exchange.outcome = item.error.code
+                    yield item
+        except (GeneratorExit, asyncio.CancelledError):
+            exchange.outcome = "client_closed"
+            raise
+        finally:
+            self.end(exchange)
 
     def answering(self, exchange: Exchange) -> None:
         for observer in self._observers:

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pavedroad.cache import ResponseCache, build_response_cache
 from pavedroad.config.loader import ConfigError, ConfigProblem
 from pavedroad.config.models import Settings
 from pavedroad.config.secrets import SecretResolver
+from pavedroad.metering.assembly import Metering, build_metering
 from pavedroad.plugins.registry import PluginRegistry, load_registry
 from pavedroad.providers.transport import AiohttpTransport, Transport
 from pavedroad.routing.breaker import LocalBreaker
@@ -26,6 +28,7 @@ from pavedroad.routing.router import Router
 from pavedroad.routing.switches import KillSwitches
 from pavedroad.service.auth import KeyCache
 from pavedroad.service.chat import ChatService, EmbeddingService
+from pavedroad.service.enforcement import Enforcement, build_enforcement, build_limiting
 from pavedroad.service.keys import KeyAdmin
 from pavedroad.service.org import OrgAdmin, OrgDirectory
 from pavedroad.service.switches import SwitchAdmin
@@ -81,6 +84,9 @@ class Gateway:
     org_admin: OrgAdmin
     transport: Transport
     engine: AsyncEngine
+    metering: Metering | None = None
+    enforcement: Enforcement | None = None  # rate limits and budgets
+    cache: ResponseCache | None = None
     started_at: float = field(default_factory=time.time)
     ready: bool = False
     store_ok: bool = False
@@ -88,8 +94,12 @@ class Gateway:
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate, self.settings.store.url)
+        if self.metering is not None:
+            await self.metering.start()  # replays any journal a crashed process left
         await self.keys.refresh()
         await self.switch_admin.reload()
+        if self.enforcement is not None:  # after the ledger's replay: budgets start from it
+            await self.enforcement.refresh()
         self.store_ok = True
         self.ready = True
         self._refresher = asyncio.create_task(self._refresh_forever())
@@ -97,6 +107,8 @@ class Gateway:
     async def refresh(self) -> None:
         await self.keys.refresh()
         await self.switch_admin.reload()
+        if self.enforcement is not None:
+            await self.enforcement.refresh()
 
     async def _refresh_forever(self) -> None:
         interval = self.settings.auth.refresh_seconds
@@ -116,6 +128,10 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
         await self.transport.aclose()
+        if self.enforcement is not None:
+            await self.enforcement.stop()  # settle what requests left behind
+        if self.metering is not None:
+            await self.metering.stop()  # flushes the ledger journal while the store is open
         await self.engine.dispose()
 
 
@@ -132,26 +148,37 @@ def build_gateway(
     deployments = build_deployments(settings, registry, transport, env=environ)
     metrics = GatewayMetrics()
     switches = KillSwitches()
+    limiting = build_limiting(settings)
     router = Router(deployments, {m.name: m for m in settings.models}, switches,
-                    observer=metrics)
+                    observer=metrics, gate=limiting.gate)
     for name in deployments:
         metrics.breaker(name, router.deployments[name].breaker.state)
     engine = create_engine(settings.store.url)
+    metering = build_metering(settings, engine, metrics.registry)
     org_repository = OrgRepository(engine)
     directory = OrgDirectory(org_repository)
+    # First stage after model access: a hit reserves no limits or budget, calls no upstream.
+    cache = build_response_cache(
+        settings.cache, router, registry=metrics.registry,
+        app_settings=lambda app_id: getattr(directory.apps.get(app_id), "settings", None))
     keys = KeyCache(KeyRepository(engine), directory,
                     master_key=environ.get("PAVEDROAD_MASTER_KEY"))
+    enforcement = build_enforcement(settings, engine, directory, limiting,
+                                    catalog=metering.catalog, registry=metrics.registry)
     known = {
         "deployment": set(deployments),
         "model": {m.name for m in settings.models},
         "provider": {d.provider for d in settings.deployments} | set(registry.providers),
     }
     return Gateway(
-        settings=settings, router=router, chat=ChatService(router, metrics),
+        settings=settings, router=router, chat=ChatService(router, metrics, meter=metering.meter,
+                                                         stages=[cache, *enforcement.stages],
+                                                         observers=metering.observers),
         embeddings=EmbeddingService(router, metrics), metrics=metrics, keys=keys,
         key_admin=KeyAdmin(KeyRepository(engine), directory, cache=keys,
                            known_models=[m.name for m in settings.models]),
         org_admin=OrgAdmin(org_repository, directory),
         switch_admin=SwitchAdmin(SwitchRepository(engine), known=known, live=switches),
-        transport=transport, engine=engine,
+        transport=transport, engine=engine, metering=metering,
+        cache=cache, enforcement=enforcement,
     )

@@ -11,6 +11,7 @@ import re
 import time
 from typing import Any, Literal
 
+from pavedroad.cache.policy import app_cache_settings
 from pavedroad.core.errors import InvalidRequest, NotFound
 from pavedroad.core.ids import new_id
 from pavedroad.core.types import Limits, Subject
@@ -163,6 +164,7 @@ class OrgAdmin:
         owner = self.directory.team(team)
         if fail_mode not in ("open", "closed"):
             raise InvalidRequest("fail_mode must be `open` or `closed`", param="fail_mode")
+        app_cache_settings(settings)  # a typo must fail here, not be ignored per request
         now = time.time()
         record = AppRecord(new_id("app"), owner.id, check_name(name, "app"), check_limits(limits),
                            dict(tags or {}), fail_mode, now, dict(settings or {}))

@@ -44,6 +44,10 @@ class Exchange:
     # Set by metering: cost in USD and where its token figures came from.
     cost: float | None = None
     usage_source: str = "none"  # provider | estimated | none
+    # Characters of answer text seen, for estimating tokens when the upstream reports none.
+    output_chars: int = 0
+    # Headers a stage wants on the answer (rate-limit state, cache status); the API adds them.
+    response_headers: dict[str, str] = field(default_factory=dict)
     finalizers: list[Finalizer] = field(default_factory=list)
     ended: bool = False
 
@@ -55,7 +59,8 @@ class ExchangeObserver(Protocol):
     """Sees exchanges begin answering and end; runs off the critical path, must not raise.
 
     `answering` is called just before the first byte of the answer is sent (for a stream,
-    before its first chunk): the durability point of the spend ledger.
+    before its response headers): the durability point of the spend ledger. For a
+    complete response `ended` also runs before its first byte (docs/adr/0007).
     """
 
     def answering(self, exchange: Exchange) -> None: ...

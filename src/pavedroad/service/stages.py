@@ -15,6 +15,7 @@ from pavedroad.core.errors import (
     UpstreamTimeout,
 )
 from pavedroad.core.types import Usage
+from pavedroad.metering.tokens import answer_chars, chunk_chars
 from pavedroad.routing.router import Router, StreamStart
 from pavedroad.service.pipeline import (
     ChatResult,
@@ -60,11 +61,16 @@ class RouteAndCall:
         if not exchange.request.stream:
             response, dep = await self._router.chat(exchange.request, exchange.trace)
             exchange.usage = response.usage
+            if response.usage is None:
+                exchange.output_chars = answer_chars(response.body)
             exchange.deployment = dep
             return response
         start = await self._router.open_stream(exchange.request, exchange.trace)
         exchange.deployment = start.deployment
         exchange.first_token_at = time.perf_counter()
+        # Before the response headers go out, not at the first chunk: once a caller holds
+        # the status line, the ledger must already know the request (docs/adr/0007).
+        self._on_answering(exchange)
         return ChatStream(exchange, self._relay(exchange, start))
 
     async def _relay(self, exchange: Exchange, start: StreamStart) -> AsyncGenerator[StreamItem, None]:
@@ -73,9 +79,9 @@ class RouteAndCall:
         deadline = start.started + start.deployment.timeouts.total
         rest = start.rest
         try:
-            self._on_answering(exchange)
             chunk = start.first
             while chunk is not None:
+                exchange.output_chars += chunk_chars(chunk)
                 usage = chunk.get("usage")
                 if usage:
                     exchange.usage = Usage.from_openai(usage)
@@ -97,6 +103,8 @@ class RouteAndCall:
         finally:
             await _close(rest)
             self._router.stream_ended(start.deployment, exchange.trace, exchange.outcome)
+            if start.permit is not None:  # the deployment's concurrency slot and tokens
+                start.permit.close(exchange.usage)
             self._on_done(exchange)
 
 

@@ -24,24 +24,26 @@ _STOP_REASON = {
 }
 
 
-def message_body(chat: AnthropicChat, reply: Reply, state: SimState, *, cached: int) -> dict[str, Any]:
+def message_body(chat: AnthropicChat, reply: Reply, state: SimState, *, cached: int,
+                 written: int = 0) -> dict[str, Any]:
     return {
         **_envelope(chat, state),
         "content": _blocks(reply, state),
         "stop_reason": _STOP_REASON[reply.finish],
         "stop_sequence": reply.stop_sequence,
-        "usage": _usage(reply, cached, output=reply.completion_tokens),
+        "usage": _usage(reply, cached, written, output=reply.completion_tokens),
     }
 
 
-def message_frames(chat: AnthropicChat, reply: Reply, state: SimState, *, cached: int) -> list[Frame]:
+def message_frames(chat: AnthropicChat, reply: Reply, state: SimState, *, cached: int,
+                   written: int = 0) -> list[Frame]:
     start = {
         **_envelope(chat, state),
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
         # Like the real API: output so far is a token, the final count comes in message_delta.
-        "usage": _usage(reply, cached, output=1),
+        "usage": _usage(reply, cached, written, output=1),
     }
     frames = [_event("message_start", {"type": "message_start", "message": start})]
     for index, block in enumerate(_blocks(reply, state)):
@@ -106,12 +108,13 @@ def _envelope(chat: AnthropicChat, state: SimState) -> dict[str, Any]:
     }
 
 
-def _usage(reply: Reply, cached: int, *, output: int) -> dict[str, Any]:
-    # Anthropic's input_tokens excludes cache reads; the two add up to the whole prompt.
+def _usage(reply: Reply, cached: int, written: int, *, output: int) -> dict[str, Any]:
+    # Anthropic's input_tokens excludes cache reads and writes; the three add up to the
+    # whole prompt.
     return {
-        "input_tokens": max(reply.prompt_tokens - cached, 0),
+        "input_tokens": max(reply.prompt_tokens - cached - written, 0),
         "output_tokens": output,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
     }
 

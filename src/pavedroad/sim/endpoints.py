@@ -25,8 +25,12 @@ async def chat_completions(request: Request) -> Response:
     fault = await engage(state, chat.prompt.model, header_fault)
     reply = compose(chat.prompt, content=fault.content)
     if chat.stream:
-        return stream_reply(completion_frames(chat, reply, state, cached=fault.cached_tokens), fault)
-    return json_reply(completion_body(chat, reply, state, cached=fault.cached_tokens), fault)
+        frames = completion_frames(chat, reply, state, cached=fault.cached_tokens,
+                                   omit_usage=fault.omit_usage)
+        return stream_reply(frames, fault)
+    body = completion_body(chat, reply, state, cached=fault.cached_tokens,
+                           omit_usage=fault.omit_usage)
+    return json_reply(body, fault)
 
 
 @speaks(Dialect.ANTHROPIC)
@@ -35,9 +39,10 @@ async def messages(request: Request) -> Response:
     chat = parse_messages(await request.body())
     fault = await engage(state, chat.prompt.model, header_fault)
     reply = compose(chat.prompt, content=fault.content)
+    cache = {"cached": fault.cached_tokens, "written": fault.cache_write_tokens}
     if chat.stream:
-        return stream_reply(message_frames(chat, reply, state, cached=fault.cached_tokens), fault)
-    return json_reply(message_body(chat, reply, state, cached=fault.cached_tokens), fault)
+        return stream_reply(message_frames(chat, reply, state, **cache), fault)
+    return json_reply(message_body(chat, reply, state, **cache), fault)
 
 
 @speaks(Dialect.OPENAI)

@@ -35,6 +35,8 @@ class Fault(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tru
     truncate_after_chunks: _Count | None = None
     malformed_json: bool = False
     cached_tokens: _Count = 0
+    cache_write_tokens: _Count = 0  # Anthropic format: cache_creation_input_tokens
+    omit_usage: bool = False  # OpenAI format: no usage at all, as some compatible servers
     content: str | None = None
 
 

@@ -24,7 +24,8 @@ _FINISH = {
 }
 
 
-def completion_body(chat: OpenAIChat, reply: Reply, state: SimState, *, cached: int) -> dict[str, Any]:
+def completion_body(chat: OpenAIChat, reply: Reply, state: SimState, *, cached: int,
+                    omit_usage: bool = False) -> dict[str, Any]:
     choices = []
     for i in range(chat.n):
         message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
@@ -45,16 +46,17 @@ def completion_body(chat: OpenAIChat, reply: Reply, state: SimState, *, cached: 
                 "finish_reason": _FINISH[reply.finish],
             }
         )
-    return {
-        **_envelope(chat, state, "chat.completion"),
-        "choices": choices,
-        "usage": _usage(reply, chat.n, cached),
-    }
+    body = {**_envelope(chat, state, "chat.completion"), "choices": choices}
+    if not omit_usage:
+        body["usage"] = _usage(reply, chat.n, cached)
+    return body
 
 
-def completion_frames(chat: OpenAIChat, reply: Reply, state: SimState, *, cached: int) -> list[Frame]:
+def completion_frames(chat: OpenAIChat, reply: Reply, state: SimState, *, cached: int,
+                      omit_usage: bool = False) -> list[Frame]:
     base = _envelope(chat, state, "chat.completion.chunk")
-    if chat.include_usage:
+    include_usage = chat.include_usage and not omit_usage
+    if include_usage:
         base["usage"] = None  # real chunks carry an explicit null until the usage chunk
 
     def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> Frame:
@@ -70,7 +72,7 @@ def completion_frames(chat: OpenAIChat, reply: Reply, state: SimState, *, cached
         for k, (call_id, call) in enumerate(zip(call_ids, reply.tool_calls, strict=True)):
             frames.extend(chunk(i, delta) for delta in _tool_call_deltas(k, call_id, call))
         frames.append(chunk(i, {}, _FINISH[reply.finish]))
-    if chat.include_usage:
+    if include_usage:
         usage = {**base, "choices": [], "usage": _usage(reply, chat.n, cached)}
         frames.append(Frame(data=orjson.dumps(usage)))
     frames.append(Frame(data=b"[DONE]", terminal=True))

@@ -1,0 +1,56 @@
+"""Admin API for budgets: set (create or change), list with spend so far, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pavedroad.api.context import caller_of, gateway_of
+from pavedroad.api.parsing import read_json, validate
+from pavedroad.core.errors import PermissionDenied, ServiceUnavailable
+from pavedroad.service.budget_admin import BudgetAdmin
+
+
+class BudgetBody(msgspec.Struct, forbid_unknown_fields=True):
+    scope: str
+    subject: str
+    amount: float
+    period: str = "month"
+    soft: float | None = None
+    hard: bool = True
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _admin(request: Request) -> BudgetAdmin:
+    if not caller_of(request).is_admin:
+        raise PermissionDenied("this endpoint needs the admin master key (PAVEDROAD_MASTER_KEY)")
+    enforcement = gateway_of(request).enforcement
+    if enforcement is None:
+        raise ServiceUnavailable("budgets are not enabled on this gateway")
+    return enforcement.admin
+
+
+async def set_budget(request: Request) -> Response:
+    admin = _admin(request)
+    body = validate(await read_json(request, limit=64 * 1024), BudgetBody)
+    view, created = await admin.set(scope=body.scope, subject=body.subject, amount=body.amount,
+                                    period=body.period, soft=body.soft, hard=body.hard)
+    return _json(view.public(), status=201 if created else 200)
+
+
+async def list_budgets(request: Request) -> Response:
+    admin = _admin(request)
+    return _json({"data": [view.public() for view in await admin.all()]})
+
+
+async def delete_budget(request: Request) -> Response:
+    admin = _admin(request)
+    budget = await admin.delete(request.path_params["budget_id"])
+    return _json({**budget.public(), "deleted": True})

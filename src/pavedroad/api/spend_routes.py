@@ -1,0 +1,54 @@
+"""Admin spend routes: reports from the daily rollups and raw ledger rows. Master key only."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pavedroad.api.context import caller_of, gateway_of
+from pavedroad.core.errors import InvalidRequest, PermissionDenied, ServiceUnavailable
+from pavedroad.metering.report import org_names, parse_day, public_row, spend_report
+from pavedroad.service.gateway import Gateway
+from pavedroad.store.ledger import LedgerRepository
+
+MAX_ROWS = 1000
+
+
+def _repository(request: Request) -> tuple[Gateway, LedgerRepository]:
+    if not caller_of(request).is_admin:
+        raise PermissionDenied("this endpoint needs the admin master key (PAVEDROAD_MASTER_KEY)")
+    gateway = gateway_of(request)
+    if gateway.metering is None:
+        raise ServiceUnavailable("metering is not configured on this gateway")
+    return gateway, gateway.metering.repository
+
+
+def _json(data: object) -> Response:
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
+async def spend(request: Request) -> Response:
+    """`GET /admin/spend?by=team&period=month&from=2025-03-01&to=2025-03-31`."""
+    gateway, repository = _repository(request)
+    query = request.query_params
+    directory = gateway.org_admin.directory
+    await directory.refresh()
+    keys = await gateway.key_admin.list(include_revoked=True)
+    report = await spend_report(
+        repository, by=query.get("by", "team"), period=query.get("period", "month"),
+        first=parse_day(query.get("from"), "from"), last=parse_day(query.get("to"), "to"),
+        names=org_names(directory, keys))
+    return _json(report.as_dict())
+
+
+async def ledger_rows(request: Request) -> Response:
+    """`GET /admin/ledger?after=<request id>&limit=100`: raw rows, oldest first."""
+    _, repository = _repository(request)
+    text = request.query_params.get("limit", "100")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ROWS:
+        raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_ROWS}",
+                             param="limit")
+    rows = await repository.rows(after=request.query_params.get("after"), limit=int(text))
+    data = [public_row(row) for row in rows]
+    return _json({"data": data, "next": data[-1]["request_id"] if data else None})
