@@ -11,12 +11,12 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from pavedroad.api.attribution import attribution
 from pavedroad.api.context import caller_of, gateway_of, request_id_of
-from pavedroad.api.openai_routes import SSE_HEADERS
 from pavedroad.api.parsing import MessagesBody, read_json, validate
+from pavedroad.api.streaming import SettlingStreamingResponse
 from pavedroad.core.types import ChatRequest
 from pavedroad.formats import (
     OpenAIToAnthropicStream,
@@ -42,9 +42,9 @@ async def messages(request: Request) -> Response:
     headers = {**exchange.response_headers, "x-pavedroad-route": exchange.trace.header()}
     if isinstance(result, ChatStream):
         translator = OpenAIToAnthropicStream(model=body.model)
-        return StreamingResponse(anthropic_sse(result.items, translator),
-                                 media_type="text/event-stream",
-                                 headers={**headers, **SSE_HEADERS})
+        return SettlingStreamingResponse(
+            anthropic_sse(result.items, translator), headers=headers,
+            settle=lambda: gateway.chat.finish_stream(result))
     answer = openai_to_anthropic_response(result.body, model=body.model)
     return Response(orjson.dumps(answer), media_type="application/json", headers=headers)
 

@@ -7,16 +7,15 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from pavedroad.api.attribution import attribution
 from pavedroad.api.context import caller_of, gateway_of, request_id_of
 from pavedroad.api.errors import error_body
 from pavedroad.api.parsing import read_json, validate_chat, validate_embedding
+from pavedroad.api.streaming import SettlingStreamingResponse
 from pavedroad.core.types import ChatRequest, EmbeddingRequest
 from pavedroad.service.pipeline import ChatStream, StreamFailure, StreamItem
-
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 def _json(body: bytes, headers: dict[str, str]) -> Response:
@@ -35,8 +34,9 @@ async def chat_completions(request: Request) -> Response:
                                               end_user=end_user)
     headers = {**exchange.response_headers, "x-pavedroad-route": exchange.trace.header()}
     if isinstance(result, ChatStream):
-        return StreamingResponse(openai_sse(result.items), media_type="text/event-stream",
-                                 headers={**headers, **SSE_HEADERS})
+        return SettlingStreamingResponse(
+            openai_sse(result.items), headers=headers,
+            settle=lambda: gateway.chat.finish_stream(result))
     raw = result.raw if result.raw is not None else orjson.dumps(result.body)
     return _json(raw, headers)
 

@@ -90,6 +90,19 @@ class ChatService:
         finally:
             self.end(exchange)
 
+    async def finish_stream(self, stream: ChatStream) -> None:
+        """Run after a streaming response, however it ended: a caller that left before the
+        first chunk was pulled never started the relay, so settle it here (idempotent)."""
+        exchange = stream.exchange
+        if exchange.ended:
+            return
+        await stream.items.aclose()
+        for hook in exchange.abandon_hooks:
+            await hook()
+        if not exchange.ended:
+            exchange.outcome = "client_closed"
+            self.end(exchange)
+
     def answering(self, exchange: Exchange) -> None:
         for observer in self._observers:
             try:

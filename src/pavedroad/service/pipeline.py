@@ -49,6 +49,8 @@ class Exchange:
     # Headers a stage wants on the answer (rate-limit state, cache status); the API adds them.
     response_headers: dict[str, str] = field(default_factory=dict)
     finalizers: list[Finalizer] = field(default_factory=list)
+    # Async clean-ups for a stream the caller never consumed (see ChatService.finish_stream).
+    abandon_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     ended: bool = False
 
     def on_end(self, finalizer: Finalizer) -> None:

@@ -71,13 +71,32 @@ class RouteAndCall:
         # Before the response headers go out, not at the first chunk: once a caller holds
         # the status line, the ledger must already know the request (docs/adr/0007).
         self._on_answering(exchange)
-        return ChatStream(exchange, self._relay(exchange, start))
+        relay = _Relay(self._router, exchange, start, on_done=self._on_done)
+        exchange.abandon_hooks.append(relay.abandon)
+        return ChatStream(exchange, relay.items())
 
-    async def _relay(self, exchange: Exchange, start: StreamStart) -> AsyncGenerator[StreamItem, None]:
+
+class _Relay:
+    """Relays one upstream stream and settles it exactly once.
+
+    Settling (close the upstream, give the breaker its verdict, free the deployment's
+    permit, end the exchange) happens when the relay finishes, fails or is closed, or via
+    `abandon` when the caller left before the first chunk was even pulled.
+    """
+
+    def __init__(self, router: Router, exchange: Exchange, start: StreamStart, *,
+                 on_done: Callable[[Exchange], None]) -> None:
+        self._router = router
+        self._exchange = exchange
+        self._start = start
+        self._on_done = on_done
+        self._settled = False
+
+    async def items(self) -> AsyncGenerator[StreamItem, None]:
         """Pass chunks through; a failure after the first chunk ends in a StreamFailure."""
+        exchange, start = self._exchange, self._start
         keep_usage = exchange.request.include_usage
         deadline = start.started + start.deployment.timeouts.total
-        rest = start.rest
         try:
             chunk = start.first
             while chunk is not None:
@@ -89,7 +108,7 @@ class RouteAndCall:
                     yield chunk
                 try:
                     async with asyncio.timeout(max(0.0, deadline - time.perf_counter())):
-                        chunk = await anext(rest)
+                        chunk = await anext(start.rest)
                 except StopAsyncIteration:
                     chunk = None
         except (UpstreamError, TimeoutError) as exc:
@@ -101,11 +120,23 @@ class RouteAndCall:
             exchange.outcome = "client_closed"
             raise
         finally:
-            await _close(rest)
-            self._router.stream_ended(start.deployment, exchange.trace, exchange.outcome)
-            if start.permit is not None:  # the deployment's concurrency slot and tokens
-                start.permit.close(exchange.usage)
-            self._on_done(exchange)
+            await self._settle()
+
+    async def abandon(self) -> None:
+        if not self._settled:
+            self._exchange.outcome = "client_closed"
+            await self._settle()
+
+    async def _settle(self) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        exchange, start = self._exchange, self._start
+        await _close(start.rest)
+        self._router.stream_ended(start.deployment, exchange.trace, exchange.outcome)
+        if start.permit is not None:  # the deployment's concurrency slot and tokens
+            start.permit.close(exchange.usage)
+        self._on_done(exchange)
 
 
 async def _close(stream: AsyncIterator[object]) -> None:
