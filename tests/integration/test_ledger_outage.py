@@ -42,7 +42,12 @@ def test_a_store_outage_buffers_spend_and_loses_none(
         "models": [{"name": "m", "route": "oa"}],
     }))
     key = gw.create_key()
+    closed_key = gw.create_key(app=gw.ensure_app("bank/payments/advisor", fail_mode="closed"))
     http = httpx.Client(base_url=gw.url, timeout=15, headers={"authorization": f"Bearer {key}"})
+
+    def closed_status() -> httpx.Response:
+        return http.post("/v1/chat/completions", json={"model": "m", "messages": PING},
+                         headers={"authorization": f"Bearer {closed_key}"})
 
     def chat(stream: bool = False) -> str:
         response = http.post("/v1/chat/completions",
@@ -50,6 +55,7 @@ def test_a_store_outage_buffers_spend_and_loses_none(
         assert response.status_code == 200, response.text
         return response.headers["x-pavedroad-request-id"]
 
+    assert closed_status().status_code == 200
     before = [chat(i % 3 == 0) for i in range(10)]
     wait_for_rows(gw.url, before)
     postgres.stop()
@@ -58,9 +64,23 @@ def test_a_store_outage_buffers_spend_and_loses_none(
         time.sleep(0.5)
         assert metric(gw, "pavedroad_ledger_flush_failures_total") > 0
         assert metric(gw, "pavedroad_ledger_pending_bytes") > 0
+        # The fail-closed app is refused once the refresh loop has seen the outage.
+        deadline = time.monotonic() + 5
+        refused = closed_status()
+        while refused.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            refused = closed_status()
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "store_unavailable"
+        assert http.get("/readyz").status_code == 503
+        during.append(chat())  # the fail-open app is still served
     finally:
         postgres.start()
+    deadline = time.monotonic() + 10
+    while closed_status().status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert closed_status().status_code == 200
     rows = wait_for_rows(gw.url, before + during, timeout=30)
     assert all(rows[i]["outcome"] == "ok" for i in before + during)
-    assert len({i for i in rows if i in set(during)}) == 30
+    assert len({i for i in rows if i in set(during)}) == 31
     http.close()

@@ -258,6 +258,12 @@ class ServiceUnavailable(PavedroadError):
     error_type = "service_unavailable_error"
 
 
+class StoreUnavailable(ServiceUnavailable):
+    """The store is unreachable and the caller's app is set to fail closed."""
+
+    code = "store_unavailable"
+
+
 def all_error_classes() -> list[type[PavedroadError]]:
     """Every concrete error class, for docs and the test that pins error codes."""
     seen: list[type[PavedroadError]] = []

@@ -29,6 +29,7 @@ from pavedroad.routing.switches import KillSwitches
 from pavedroad.service.auth import KeyCache
 from pavedroad.service.chat import ChatService, EmbeddingService
 from pavedroad.service.enforcement import Enforcement, build_enforcement, build_limiting
+from pavedroad.service.failmode import FailMode, StoreHealth
 from pavedroad.service.keys import KeyAdmin
 from pavedroad.service.org import OrgAdmin, OrgDirectory
 from pavedroad.service.switches import SwitchAdmin
@@ -89,7 +90,7 @@ class Gateway:
     cache: ResponseCache | None = None
     started_at: float = field(default_factory=time.time)
     ready: bool = False
-    store_ok: bool = False
+    health: StoreHealth = field(default_factory=StoreHealth)
     _refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -100,7 +101,7 @@ class Gateway:
         await self.switch_admin.reload()
         if self.enforcement is not None:  # after the ledger's replay: budgets start from it
             await self.enforcement.refresh()
-        self.store_ok = True
+        self.health.set(True)
         self.ready = True
         self._refresher = asyncio.create_task(self._refresh_forever())
 
@@ -116,11 +117,16 @@ class Gateway:
             await asyncio.sleep(interval)
             try:
                 await self.refresh()
-                self.store_ok = True
+                if self.health.set(True):
+                    log.warning("store reachable again")
             except Exception:  # the store is down: keep serving from memory
-                if self.store_ok:
-                    log.warning("store unreachable; serving keys and switches from memory")
-                self.store_ok = False
+                if self.health.set(False):
+                    log.warning("store unreachable; serving from memory, fail-closed apps "
+                                "are refused")
+
+    @property
+    def store_ok(self) -> bool:
+        return self.health.ok
 
     async def stop(self) -> None:
         if self._refresher is not None:
@@ -165,6 +171,7 @@ def build_gateway(
                     master_key=environ.get("PAVEDROAD_MASTER_KEY"))
     enforcement = build_enforcement(settings, engine, directory, limiting,
                                     catalog=metering.catalog, registry=metrics.registry)
+    health = StoreHealth(ok=False)
     known = {
         "deployment": set(deployments),
         "model": {m.name for m in settings.models},
@@ -172,7 +179,8 @@ def build_gateway(
     }
     return Gateway(
         settings=settings, router=router, chat=ChatService(router, metrics, meter=metering.meter,
-                                                         stages=[cache, *enforcement.stages],
+                                                         stages=[FailMode(health), cache,
+                                                                 *enforcement.stages],
                                                          observers=metering.observers),
         embeddings=EmbeddingService(router, metrics), metrics=metrics, keys=keys,
         key_admin=KeyAdmin(KeyRepository(engine), directory, cache=keys,
@@ -180,5 +188,5 @@ def build_gateway(
         org_admin=OrgAdmin(org_repository, directory),
         switch_admin=SwitchAdmin(SwitchRepository(engine), known=known, live=switches),
         transport=transport, engine=engine, metering=metering,
-        cache=cache, enforcement=enforcement,
+        cache=cache, enforcement=enforcement, health=health,
     )
