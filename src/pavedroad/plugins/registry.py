@@ -21,9 +21,26 @@ ProviderFactory = Callable[[DeploymentConfig, SecretStr | None, Any], Any]
 BUILTIN_PLUGINS = ("pavedroad.providers.builtin",)
 
 
+# (parameters from config/policy) -> a Guardrail instance.
+GuardrailFactory = Callable[[dict[str, Any]], Any]
+
+
 class PluginRegistry:
     def __init__(self) -> None:
         self.providers: dict[str, ProviderFactory] = {}
+        self.guardrails: dict[str, GuardrailFactory] = {}
+
+    def register_guardrail(self, name: str, factory: GuardrailFactory) -> None:
+        if name in self.guardrails:
+            raise ValueError(f"guardrail {name!r} is registered twice")
+        self.guardrails[name] = factory
+
+    def guardrail_factory(self, name: str) -> GuardrailFactory:
+        try:
+            return self.guardrails[name]
+        except KeyError:
+            known = ", ".join(sorted(self.guardrails))
+            raise LookupError(f"unknown guardrail {name!r} (known: {known})") from None
 
     def register_provider(self, kind: str, factory: ProviderFactory) -> None:
         if kind in self.providers:
