@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import importlib.util
 import json
 import os
 import platform
@@ -40,6 +41,11 @@ REPO = BENCH.parent
 LUA = BENCH / "wrk_chat.lua"
 NGINX_TMPL = BENCH / "nginx.conf.tmpl"
 PAVEDROAD_TMPL = BENCH / "pavedroad-bench.yaml"
+PAVEDROAD_CORE_TMPL = BENCH / "pavedroad-core.yaml"
+PAVEDROAD_METERED_TMPL = BENCH / "pavedroad-metered.yaml"
+PAVEDROAD_REDIS_TMPL = BENCH / "pavedroad-redis.yaml"
+# How the test suite installs and starts PostgreSQL and Redis; the redis leg reuses it.
+SERVICES_PY = REPO / "tests" / "support" / "services.py"
 RESULTS = BENCH / "results"
 LITELLM_VENV = BENCH / ".venvs" / "litellm"
 PORTKEY_DIR = BENCH / ".portkey"
@@ -50,9 +56,31 @@ MODEL = "bench-model"
 PAVEDROAD_MASTER_KEY = "sk-bench-master"
 LITELLM_MASTER_KEY = "sk-bench-litellm"
 UPSTREAM_API_KEY = "sk-bench-upstream"  # forwarded to nginx, which ignores it
-ALL_GATEWAYS = ("direct", "pavedroad", "litellm", "portkey")
+ALL_GATEWAYS = (
+    "direct",
+    "pavedroad",
+    "pavedroad-core",
+    "pavedroad-metered",
+    "pavedroad-redis",
+    "litellm",
+    "portkey",
+)
+DEFAULT_GATEWAYS = ("pavedroad", "litellm", "portkey")
+
+# The metering legs, each measured against pavedroad-core (same round, same conns),
+# with the target for its added p50 at 1 connection, in ms (issue 3).
+CORE = "pavedroad-core"
+METERING_TARGETS = {"pavedroad-metered": 0.5, "pavedroad-redis": 2.0}
+# Who the metered legs' key belongs to, created with the CLI.
+BENCH_TENANT, BENCH_TEAM, BENCH_APP = "bench-tenant", "bench-team", "bench-app"
+# Limits on key, app, team and tenant: far above what one core can serve
+# (~10^3-10^4 req/s, ~300 tokens each), so they are taken but never refuse.
+BENCH_LIMITS = ["--rpm", "100000000", "--tpm", "100000000000", "--concurrent", "100000"]
+# Hard budgets on the same four, in USD per month; a run spends well under $100.
+BENCH_BUDGET_USD = "1000000"
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+LOADAVG: dict[str, list[float]] = {}  # 1/5/15-minute load averages at start and end of the run
 
 
 @dataclass
@@ -175,6 +203,17 @@ def tree_cpu_seconds(root: int) -> float:
     return ticks / CLK_TCK
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """utime+stime of a process's main thread only (for pavedroad: the serving event loop;
+    its other threads are the ledger flusher and the like)."""
+    try:
+        raw = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    st = raw[raw.rindex(")") + 2 :].split()
+    return (int(st[11]) + int(st[12])) / CLK_TCK
+
+
 @dataclass
 class Proc:
     name: str
@@ -232,6 +271,9 @@ class Procs:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.items: list[Proc] = []
+        # (name, stop function) of servers that are not our children (PostgreSQL and
+        # Redis daemonize); run after every process is stopped, last added first.
+        self.cleanups: list[tuple[str, Callable[[], None]]] = []
 
     def start(
         self, name: str, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
@@ -266,6 +308,16 @@ class Procs:
             except Exception as exc:  # keep stopping the others
                 log(f"stopping {proc.name}: {exc}")
         self.items.clear()
+        self.run_cleanups(0)
+
+    def run_cleanups(self, since: int) -> None:
+        """Stop the servers registered after the first `since`, last added first."""
+        while len(self.cleanups) > since:
+            name, fn = self.cleanups.pop()
+            try:
+                fn()
+            except Exception as exc:  # keep stopping the others
+                log(f"stopping {name}: {exc}")
 
 
 # --------------------------------------------------------------------------
@@ -475,6 +527,12 @@ class Leg:
     headers: dict[str, str]
     proc: Proc | None  # process tree whose CPU is charged to the gateway
     info: dict[str, Any] = field(default_factory=dict)
+    # servers the gateway depends on (PostgreSQL, Redis): their CPU is reported apart
+    services: list[int] = field(default_factory=list)
+    # base URL for the admin API when the leg's metering is verified after the run
+    admin: str | None = None
+    # the bench's Redis, whose commands per request are counted (the redis leg)
+    redis_port: int | None = None
 
     def header_args(self) -> list[str]:
         return [f"{k}: {v}" for k, v in self.headers.items()]
@@ -492,16 +550,36 @@ def start_direct(procs: Procs, workdir: Path, nginx_port: int, args: argparse.Na
 
 def _pavedroad_cmd(args: argparse.Namespace) -> list[str]:
     exe = Path(args.pavedroad_bin)
-    if exe.exists():
-        return [str(exe)]
-    raise SkipGateway(
-        f"{exe} does not exist yet (pavedroad's CLI is not installed in /work/main/.venv); "
-        "skipping the pavedroad leg"
-    )
+    if not exe.exists():
+        raise SkipGateway(
+            f"{exe} does not exist yet (pavedroad's CLI is not installed in /work/main/.venv); "
+            "skipping the pavedroad leg"
+        )
+    cmd = [str(exe)]
+    try:
+        help_out = subprocess.run(
+            [*cmd, "--help"], capture_output=True, check=False, text=True, timeout=60, env=child_env()
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SkipGateway(f"`pavedroad --help` failed: {exc}") from exc
+    said = (help_out.stdout + help_out.stderr).strip()
+    if help_out.returncode != 0:
+        last = said.splitlines()[-1] if said else ""
+        raise SkipGateway(f"`pavedroad --help` failed (rc={help_out.returncode}): {last}\n{said[-1500:]}")
+    if "serve" not in help_out.stdout:
+        raise SkipGateway("pavedroad CLI has no `serve` command yet:\n" + said[-1500:])
+    return cmd
 
 
-def render_pavedroad_config(workdir: Path, nginx_port: int, template: Path) -> Path:
-    state = workdir / "pavedroad"
+def render_pavedroad_config(
+    workdir: Path,
+    nginx_port: int,
+    template: Path,
+    name: str = "pavedroad",
+    subs: dict[str, str] | None = None,
+) -> Path:
+    """Fill in a template's placeholders; <workdir>/<name>/ is the leg's state directory."""
+    state = workdir / name
     state.mkdir(exist_ok=True)
     text = (
         template.read_text()
@@ -509,60 +587,394 @@ def render_pavedroad_config(workdir: Path, nginx_port: int, template: Path) -> P
         .replace("@STATE_DIR@", str(state))
         .replace("@HOST@", HOST)
     )
-    out = workdir / "pavedroad.yaml"
+    for key, value in (subs or {}).items():
+        text = text.replace(f"@{key}@", value)
+    left = sorted(set(re.findall(r"@([A-Z_]+)@", text)))
+    if left:
+        raise SkipGateway(f"{template.name}: placeholders not filled in: {', '.join(left)}")
+    out = workdir / f"{name}.yaml"
     out.write_text(text)
     return out
 
 
-def start_pavedroad(procs: Procs, workdir: Path, nginx_port: int, args: argparse.Namespace) -> Leg:
-    cmd = _pavedroad_cmd(args)
+def pavedroad_cli(
+    cmd: list[str], words: list[str], rest: list[str], cfg: Path, env: dict[str, str], workdir: Path
+) -> str:
+    """Run `pavedroad <words> --config cfg <rest>`; its stdout, or SkipGateway with the output."""
+    argv = [*cmd, *words, "--config", str(cfg), *rest]
     try:
-        help_out = subprocess.run(
-            [*cmd, "--help"], capture_output=True, check=False, text=True, timeout=60, env=child_env()
+        out = subprocess.run(
+            argv,
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=120,
+            env=child_env(env),
+            cwd=str(workdir),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SkipGateway(f"`pavedroad --help` failed: {exc}") from exc
-    if help_out.returncode != 0 or "serve" not in help_out.stdout:
+        raise SkipGateway(f"`pavedroad {' '.join(words + rest)}` failed: {exc}") from exc
+    if out.returncode != 0:
+        said = [ln for ln in (out.stdout + out.stderr).splitlines() if ln.strip()]
         raise SkipGateway(
-            "pavedroad CLI has no `serve` command yet:\n" + (help_out.stdout + help_out.stderr)[-1500:]
+            f"`pavedroad {' '.join(words + rest)}` failed (rc={out.returncode}): "
+            f"{said[-1] if said else ''}\n{out.stdout[-1500:]}\n{out.stderr[-1500:]}"
         )
-    cfg = render_pavedroad_config(workdir, nginx_port, Path(args.pavedroad_config))
-    env = {"PAVEDROAD_MASTER_KEY": PAVEDROAD_MASTER_KEY}
+    return out.stdout
 
-    # A virtual key, created before the server starts, so auth + routing run for real.
-    keys = subprocess.run(
-        [*cmd, "keys", "create", "--config", str(cfg), "--name", "bench", "--models", MODEL],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-        env=child_env(env),
-        cwd=str(workdir),
+
+def create_pavedroad_key(
+    cmd: list[str], cfg: Path, env: dict[str, str], workdir: Path, extra: list[str]
+) -> str:
+    """A virtual key, created before the server starts, so auth + routing run for real."""
+    rest = ["--name", "bench", "--models", MODEL, *extra]
+    out = pavedroad_cli(cmd, ["keys", "create"], rest, cfg, env, workdir)
+    m = re.search(r"^key:\s*(sk-[A-Za-z0-9_\-]{8,})", out, re.MULTILINE) or re.search(
+        r"\bsk-[A-Za-z0-9_\-]{8,}", out
     )
-    m = re.search(r"\bsk-[A-Za-z0-9_\-]{8,}", keys.stdout)
-    if keys.returncode != 0 or not m:
-        raise SkipGateway(
-            f"`pavedroad keys create` failed (rc={keys.returncode}):\n"
-            f"{keys.stdout[-1500:]}\n{keys.stderr[-1500:]}"
-        )
-    vkey = m.group(0)
+    if not m:
+        raise SkipGateway(f"`pavedroad keys create` printed no key:\n{out[-1500:]}")
+    return m.group(1) if m.groups() else m.group(0)
+
+
+def create_metered_org(cmd: list[str], cfg: Path, env: dict[str, str], workdir: Path) -> str:
+    """Tenant, team and app with limits; their key with limits; a hard budget on all four.
+
+    Returns the key's secret. Every request with it then takes rpm, tpm and concurrency
+    counters of key, app, team and tenant (12) and reserves against 4 budgets.
+    """
+    team = f"{BENCH_TENANT}/{BENCH_TEAM}"
+    app = f"{team}/{BENCH_APP}"
+    pavedroad_cli(cmd, ["tenants", "create"], [BENCH_TENANT, *BENCH_LIMITS], cfg, env, workdir)
+    pavedroad_cli(cmd, ["teams", "create"], [team, *BENCH_LIMITS], cfg, env, workdir)
+    pavedroad_cli(cmd, ["apps", "create"], [app, *BENCH_LIMITS], cfg, env, workdir)
+    vkey = create_pavedroad_key(cmd, cfg, env, workdir, ["--app", app, *BENCH_LIMITS])
+    for scope, subject in (("key", "bench"), ("app", app), ("team", team), ("tenant", BENCH_TENANT)):
+        rest = ["--scope", scope, "--subject", subject, "--amount", BENCH_BUDGET_USD, "--period", "month"]
+        pavedroad_cli(cmd, ["budgets", "set"], [*rest, "--hard"], cfg, env, workdir)
+    return vkey
+
+
+def http_with_headers(
+    method: str, url: str, headers: dict[str, str], body: bytes | None = None, timeout: float = 30.0
+) -> tuple[int, dict[str, str], bytes]:
+    assert url.startswith(f"http://{HOST}:"), url
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with _OPENER.open(req, timeout=timeout) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+def metered_preflight(url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """After the plain preflight: the key's limits must show in the answer's headers."""
+    hdrs = {"Content-Type": "application/json", **headers}
+    status, got, data = http_with_headers("POST", url, hdrs, chat_request_body())
+    if status != 200:
+        raise SkipGateway(f"metered preflight POST {url} -> {status} {data[:300]!r}")
+    limits = {k: v for k, v in got.items() if k.startswith("x-ratelimit-")}
+    if "x-ratelimit-limit-requests" not in limits:
+        raise SkipGateway(f"metered preflight: no x-ratelimit-* headers, limits not applied: {got}")
+    return {"status": status, "ratelimit_headers": limits}
+
+
+def start_pavedroad_leg(
+    name: str,
+    template: Path,
+    procs: Procs,
+    workdir: Path,
+    nginx_port: int,
+    args: argparse.Namespace,
+    *,
+    metered: bool = False,
+    subs: dict[str, str] | None = None,
+    services: list[int] | None = None,
+) -> Leg:
+    cmd = _pavedroad_cmd(args)
+    cfg = render_pavedroad_config(workdir, nginx_port, template, name, subs)
+    env = {"PAVEDROAD_MASTER_KEY": PAVEDROAD_MASTER_KEY}
+    if metered:
+        vkey = create_metered_org(cmd, cfg, env, workdir)
+    else:
+        vkey = create_pavedroad_key(cmd, cfg, env, workdir, [])
 
     port = free_port()
     proc = procs.start(
-        "pavedroad",
+        name,
         [*pin(CPUS.gateway), *cmd, "serve", "--config", str(cfg), "--host", HOST, "--port", str(port)],
         env=env,
         cwd=workdir,
     )
-    wait_listening(proc, f"http://{HOST}:{port}/", args.start_timeout)
-    url = f"http://{HOST}:{port}/v1/chat/completions"
+    base = f"http://{HOST}:{port}"
+    wait_listening(proc, f"{base}/", args.start_timeout)
+    url = f"{base}/v1/chat/completions"
     headers = {"Authorization": f"Bearer {vkey}"}
     preflight(url, headers, proc)
     version = subprocess.run(
         [*cmd, "--version"], capture_output=True, check=False, text=True, env=child_env()
     ).stdout.strip()
     version = version.rsplit(" ", 1)[-1] if version else "?"
-    return Leg("pavedroad", url, headers, proc, {"version": version, "config": cfg.read_text()})
+    info: dict[str, Any] = {"version": version, "config": cfg.read_text()}
+    if metered:
+        info["preflight"] = metered_preflight(url, headers)
+    return Leg(name, url, headers, proc, info, services=list(services or []), admin=base if metered else None)
+
+
+def start_pavedroad(procs: Procs, workdir: Path, nginx_port: int, args: argparse.Namespace) -> Leg:
+    return start_pavedroad_leg("pavedroad", Path(args.pavedroad_config), procs, workdir, nginx_port, args)
+
+
+def start_pavedroad_core(procs: Procs, workdir: Path, nginx_port: int, args: argparse.Namespace) -> Leg:
+    return start_pavedroad_leg(CORE, PAVEDROAD_CORE_TMPL, procs, workdir, nginx_port, args)
+
+
+def start_pavedroad_metered(procs: Procs, workdir: Path, nginx_port: int, args: argparse.Namespace) -> Leg:
+    return start_pavedroad_leg(
+        "pavedroad-metered", PAVEDROAD_METERED_TMPL, procs, workdir, nginx_port, args, metered=True
+    )
+
+
+def _load_services() -> Any:
+    """tests/support/services.py, loaded by path (it needs only the standard library)."""
+    if not SERVICES_PY.exists():
+        raise SkipGateway(f"{SERVICES_PY} is missing: cannot start PostgreSQL and Redis")
+    spec = importlib.util.spec_from_file_location("pavedroad_bench_services", SERVICES_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def pin_tree(root: int, cpu: str) -> None:
+    """Pin every thread of a process tree to one CPU (children forked later inherit it)."""
+    for pid in tree_pids(root):
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(int(tid), {int(cpu)})
+
+
+def _first_line_pid(path: Path) -> int:
+    return int(path.read_text().split()[0])
+
+
+def check_redis_section(cmd: list[str], workdir: Path, nginx_port: int) -> None:
+    """SkipGateway unless this pavedroad's config knows `redis:` (asked before starting anything)."""
+    name = "pavedroad-redis-probe"
+    probe = render_pavedroad_config(
+        workdir,
+        nginx_port,
+        PAVEDROAD_REDIS_TMPL,
+        name,
+        {"STORE_URL": f"sqlite:///{workdir}/{name}/probe.db", "REDIS_URL": f"redis://{HOST}:6379/0"},
+    )
+    chk = subprocess.run(
+        [*cmd, "config", "check", str(probe)],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+        env=child_env(),
+    )
+    if chk.returncode != 0:
+        said = (chk.stdout + chk.stderr).strip()
+        if re.search(r"\bredis\b", said):
+            raise SkipGateway(
+                "this pavedroad has no `redis:` config section yet (src/pavedroad/config/models.py); "
+                f"`pavedroad config check` says: {' | '.join(said.splitlines()[-3:])}"
+            )
+        raise SkipGateway(f"`pavedroad config check` of {PAVEDROAD_REDIS_TMPL.name} failed:\n{said[-1500:]}")
+
+
+@dataclass
+class Services:
+    store_url: str  # a fresh PostgreSQL database
+    redis_url: str
+    redis_port: int
+    pids: list[int]  # postmaster, redis-server
+    info: dict[str, Any]
+
+
+def start_services(procs: Procs) -> Services:
+    """PostgreSQL and Redis as the test suite starts them; stopped and removed at the end."""
+    services = _load_services()
+    try:
+        pg = services.start_postgres()
+    except Exception as exc:
+        raise SkipGateway(f"PostgreSQL did not start: {exc}") from exc
+
+    def stop_postgres() -> None:
+        try:
+            pg.stop()
+        finally:
+            shutil.rmtree(pg.data_dir, ignore_errors=True)
+
+    procs.cleanups.append(("postgresql", stop_postgres))
+    try:
+        rs = services.start_redis()
+    except Exception as exc:
+        raise SkipGateway(f"Redis did not start: {exc}") from exc
+
+    def stop_redis() -> None:
+        try:
+            rs.stop()
+        finally:
+            shutil.rmtree(rs.pidfile.parent, ignore_errors=True)
+
+    procs.cleanups.append(("redis", stop_redis))
+    try:
+        store_url = pg.database("pavedroad_bench")
+        pg_pid = _first_line_pid(pg.data_dir / "postmaster.pid")
+        redis_pid = _first_line_pid(rs.pidfile)
+    except (OSError, ValueError, subprocess.CalledProcessError) as exc:
+        raise SkipGateway(f"PostgreSQL/Redis setup failed: {exc}") from exc
+    if CPUS.enabled:
+        # Like the upstream, they are not the gateway: they share CPU 0 with nginx and wrk.
+        pin_tree(pg_pid, CPUS.upstream)
+        pin_tree(redis_pid, CPUS.upstream)
+    log(f"PostgreSQL on {HOST}:{pg.port} (pid {pg_pid}), Redis on {HOST}:{rs.port} (pid {redis_pid})")
+    return Services(
+        store_url,
+        rs.url,
+        rs.port,
+        [pg_pid, redis_pid],
+        {
+            "postgresql": {"version": pg.bin_dir.parent.name, "url": store_url, "pid": pg_pid},
+            "redis": {"version": _redis_version(), "url": rs.url, "pid": redis_pid},
+        },
+    )
+
+
+def start_pavedroad_redis(procs: Procs, workdir: Path, nginx_port: int, args: argparse.Namespace) -> Leg:
+    check_redis_section(_pavedroad_cmd(args), workdir, nginx_port)
+    sv = start_services(procs)
+    leg = start_pavedroad_leg(
+        "pavedroad-redis",
+        PAVEDROAD_REDIS_TMPL,
+        procs,
+        workdir,
+        nginx_port,
+        args,
+        metered=True,
+        subs={"STORE_URL": sv.store_url, "REDIS_URL": sv.redis_url},
+        services=sv.pids,
+    )
+    # `redis:` accepted by the config is not enough: the preflight requests must have
+    # left counters and budget accounts in Redis, else the leg would measure in-process stores.
+    try:
+        keys = redis_call(sv.redis_port, "DBSIZE")
+    except (OSError, RuntimeError) as exc:
+        raise SkipGateway(f"Redis did not answer DBSIZE: {exc}") from exc
+    if not keys:
+        raise SkipGateway(
+            "pavedroad accepts the `redis:` config section but wrote nothing to Redis after two "
+            "metered requests: its rate-limit counters and budgets are not on Redis yet"
+        )
+    leg.redis_port = sv.redis_port
+    leg.info["services"] = sv.info
+    leg.info["services"]["redis"]["keys_after_preflight"] = keys
+    return leg
+
+
+def redis_call(port: int, *words: str, timeout: float = 5.0) -> Any:
+    """One command to the bench's Redis (RESP over a socket): integer or string replies."""
+    payload = f"*{len(words)}\r\n" + "".join(f"${len(w.encode())}\r\n{w}\r\n" for w in words)
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock.sendall(payload.encode())
+        with sock.makefile("rb") as f:
+            line = f.readline().rstrip(b"\r\n")
+            kind, rest = line[:1], line[1:]
+            if kind == b":":
+                return int(rest)
+            if kind == b"+":
+                return rest.decode()
+            if kind == b"$":
+                n = int(rest)
+                return None if n < 0 else f.read(n + 2)[:-2].decode()
+            raise RuntimeError(f"Redis {words[0]}: {line.decode(errors='replace')}")
+
+
+def redis_calls(port: int | None) -> dict[str, int] | None:
+    """Calls per command Redis has served so far (INFO commandstats); None if unknown."""
+    if port is None:
+        return None
+    try:
+        text = redis_call(port, "INFO", "commandstats") or ""
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^cmdstat_(\S+?):calls=(\d+)", text, re.M)}
+
+
+def redis_calls_per_req(
+    before: dict[str, int] | None, after: dict[str, int] | None, n: int
+) -> dict[str, float]:
+    """Redis calls per request by command during a run, largest first (our own INFO left out)."""
+    if before is None or after is None:
+        return {}
+    per = {cmd: (calls - before.get(cmd, 0)) / n for cmd, calls in after.items() if cmd != "info"}
+    return {cmd: round(v, 2) for cmd, v in sorted(per.items(), key=lambda kv: -kv[1]) if v > 0}
+
+
+def _redis_version() -> str:
+    out = subprocess.run(["redis-server", "--version"], capture_output=True, check=False, text=True)
+    m = re.search(r"v=(\S+)", out.stdout)
+    return m.group(1) if m else out.stdout.strip()
+
+
+def verify_metering(leg: Leg, wait_s: float = 15.0) -> dict[str, Any]:
+    """After the run: ledger rows exist and all four budgets show spend (admin API)."""
+    assert leg.admin is not None
+    hdrs = {"Authorization": f"Bearer {PAVEDROAD_MASTER_KEY}"}
+    deadline = time.monotonic() + wait_s  # the flusher writes every ~0.5 s
+    result: dict[str, Any] = {}
+    while True:
+        problems = []
+        try:
+            st, body = http("GET", f"{leg.admin}/admin/ledger?limit=1", hdrs, timeout=10)
+            ledger = json.loads(body) if st == 200 else None
+            st2, body2 = http("GET", f"{leg.admin}/admin/budgets", hdrs, timeout=10)
+            budgets = json.loads(body2) if st2 == 200 else None
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            ledger = budgets = None
+            problems.append(f"admin API: {exc}")
+            st = st2 = 0
+        rows = _list_in(ledger)
+        if ledger is None:
+            problems.append(f"GET /admin/ledger -> {st}")
+        elif not rows:
+            problems.append("no ledger rows")
+        items = _list_in(budgets)
+        if budgets is None:
+            problems.append(f"GET /admin/budgets -> {st2}")
+        spent = {f"{b.get('scope')}:{b.get('subject')}": b.get("spent") for b in items if isinstance(b, dict)}
+        if budgets is not None:
+            if len(spent) < 4:
+                problems.append(f"{len(spent)} budgets listed, expected 4")
+            for what, value in spent.items():
+                if not isinstance(value, (int, float)) or value <= 0:
+                    problems.append(f"budget {what} shows no spend ({value})")
+        result = {
+            "ok": not problems,
+            "problems": problems,
+            "ledger_first_row": rows[0] if rows else None,
+            "budgets_spent_usd": spent,
+        }
+        if not problems or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
+
+
+def _list_in(doc: Any) -> list[Any]:
+    """The list in an admin answer: the answer itself, or its `data`/`rows`/`budgets` field."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        for key in ("data", "rows", "budgets", "items"):
+            if isinstance(doc.get(key), list):
+                return doc[key]
+    return []
 
 
 def start_litellm(procs: Procs, workdir: Path, nginx_port: int, args: argparse.Namespace) -> Leg:
@@ -656,6 +1068,9 @@ def start_portkey(procs: Procs, workdir: Path, nginx_port: int, args: argparse.N
 STARTERS: dict[str, Callable[[Procs, Path, int, argparse.Namespace], Leg]] = {
     "direct": start_direct,
     "pavedroad": start_pavedroad,
+    "pavedroad-core": start_pavedroad_core,
+    "pavedroad-metered": start_pavedroad_metered,
+    "pavedroad-redis": start_pavedroad_redis,
     "litellm": start_litellm,
     "portkey": start_portkey,
 }
@@ -706,12 +1121,18 @@ def measure(leg: Leg, upstream: Proc, conns: int, args: argparse.Namespace) -> d
     if args.warmup > 0:
         load(args.warmup)
     gw0 = tree_cpu_seconds(leg.proc.pid) if leg.proc else 0.0
+    mt0 = main_thread_cpu_seconds(leg.proc.pid) if leg.proc else 0.0
     up0 = tree_cpu_seconds(upstream.pid)
+    sv0 = sum(tree_cpu_seconds(p) for p in leg.services)
+    rc0 = redis_calls(leg.redis_port)
     t0 = time.monotonic()
     res = load(args.duration)
     wall = time.monotonic() - t0
     up1 = tree_cpu_seconds(upstream.pid)
+    sv1 = sum(tree_cpu_seconds(p) for p in leg.services)
+    rc1 = redis_calls(leg.redis_port)
     gw_cpu = None if leg.proc is None else tree_cpu_seconds(leg.proc.pid) - gw0
+    mt_cpu = None if leg.proc is None else main_thread_cpu_seconds(leg.proc.pid) - mt0
     n = max(res.requests, 1)
     row: dict[str, Any] = {
         "gateway": leg.name,
@@ -732,7 +1153,16 @@ def measure(leg: Leg, upstream: Proc, conns: int, args: argparse.Namespace) -> d
         "gateway_cpu_s": None if gw_cpu is None else round(gw_cpu, 3),
         "gateway_cpu_us_per_req": None if gw_cpu is None else round(gw_cpu * 1e6 / n, 1),
         "gateway_cpu_util": None if gw_cpu is None else round(gw_cpu / wall, 3),
+        # the part of gateway_cpu_us_per_req spent on the gateway process's main thread
+        "gateway_main_thread_cpu_us_per_req": None if mt_cpu is None else round(mt_cpu * 1e6 / n, 1),
         "upstream_cpu_us_per_req": round((up1 - up0) * 1e6 / n, 1),
+        # PostgreSQL + Redis of the redis leg (not in gateway_cpu_*)
+        "services_cpu_us_per_req": round((sv1 - sv0) * 1e6 / n, 1) if leg.services else None,
+        # Redis calls per request during the run, in all and by command (the redis leg)
+        "redis_commands_per_req": (
+            None if rc0 is None or rc1 is None else round(sum(redis_calls_per_req(rc0, rc1, n).values()), 2)
+        ),
+        "redis_calls_per_req": redis_calls_per_req(rc0, rc1, n) if leg.redis_port else None,
     }
     if leg.proc is not None and not leg.proc.alive():
         row["died"] = True
@@ -802,7 +1232,70 @@ def ratios(rows: list[dict[str, Any]], summary: list[dict[str, Any]], at: int) -
     return out
 
 
-def checks(summary: list[dict[str, Any]], rat: dict[str, Any]) -> list[dict[str, Any]]:
+MAIN_CPU = "gateway_main_thread_cpu_us_per_req"
+REDIS_CALLS = "redis_calls_per_req"
+
+
+def metering_overhead(rows: list[dict[str, Any]], conns_list: list[int]) -> list[dict[str, Any]]:
+    """Each metering leg against pavedroad-core: differences taken in the same round at the
+    same conns, then the median over rounds."""
+    by = {(r["gateway"], r["conns"], r["round"]): r for r in rows}
+    rounds = sorted({r["round"] for r in rows})
+    out = []
+    for gw in METERING_TARGETS:
+        for c in conns_list:
+            pairs = [
+                (by[(gw, c, rnd)], by[(CORE, c, rnd)])
+                for rnd in rounds
+                if (gw, c, rnd) in by and (CORE, c, rnd) in by
+            ]
+            if not pairs:
+                continue
+
+            def diff(key: str, ps: list[tuple[dict[str, Any], dict[str, Any]]] = pairs) -> list[float | None]:
+                return [
+                    None if a[key] is None or b[key] is None else round(a[key] - b[key], 3) for a, b in ps
+                ]
+
+            rps, core_rps = med([a["rps"] for a, _ in pairs]), med([b["rps"] for _, b in pairs])
+            out.append(
+                {
+                    "gateway": gw,
+                    "conns": c,
+                    "rounds": len(pairs),
+                    "added_p50_ms": med(diff("p50_ms")),
+                    "added_p99_ms": med(diff("p99_ms")),
+                    "added_p50_ms_per_round": diff("p50_ms"),
+                    "added_p99_ms_per_round": diff("p99_ms"),
+                    "rps": rps,
+                    "core_rps": core_rps,
+                    "rps_over_core": round(rps / core_rps, 3) if rps and core_rps else None,
+                    "cpu_us_per_req": med([a["gateway_cpu_us_per_req"] for a, _ in pairs]),
+                    "core_cpu_us_per_req": med([b["gateway_cpu_us_per_req"] for _, b in pairs]),
+                    "added_cpu_us_per_req": med(diff("gateway_cpu_us_per_req")),
+                    "main_thread_cpu_us_per_req": med([a[MAIN_CPU] for a, _ in pairs]),
+                    "core_main_thread_cpu_us_per_req": med([b[MAIN_CPU] for _, b in pairs]),
+                    "services_cpu_us_per_req": med([a.get("services_cpu_us_per_req") for a, _ in pairs]),
+                    "redis_commands_per_req": med([a.get("redis_commands_per_req") for a, _ in pairs]),
+                    "redis_calls_per_req": _median_calls([a.get(REDIS_CALLS) or {} for a, _ in pairs]),
+                    "errors": sum(a["errors"] for a, _ in pairs),
+                }
+            )
+    return out
+
+
+def _median_calls(per_round: list[dict[str, float]]) -> dict[str, float]:
+    cmds = {c for d in per_round for c in d}
+    out = {c: statistics.median(d.get(c, 0.0) for d in per_round) for c in cmds}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def checks(
+    summary: list[dict[str, Any]],
+    rat: dict[str, Any],
+    meter: list[dict[str, Any]] | None = None,
+    gateways: list[str] | None = None,
+) -> list[dict[str, Any]]:
     s = {(r["gateway"], r["conns"]): r for r in summary}
     out = []
 
@@ -826,6 +1319,15 @@ def checks(summary: list[dict[str, Any]], rat: dict[str, Any]) -> list[dict[str,
     add("pavedroad / litellm req/s at 16 conns", v, ">= 10x", None if v is None else v >= 10)
     v = rat.get("pavedroad_over_portkey")
     add("pavedroad / portkey req/s at 16 conns", v, ">= 2x", None if v is None else v >= 2)
+    # issue 3: what the full metering path adds over the core, at 1 connection
+    m = {(r["gateway"], r["conns"]): r for r in meter or []}
+    for gw, target in METERING_TARGETS.items():
+        if gw not in (gateways or []):
+            continue
+        r = m.get((gw, 1))
+        v = r["added_p50_ms"] if r else None
+        ok = None if v is None else v <= target
+        add(f"{gw} added p50 over {CORE} at 1 conn (ms)", v, f"<= {target}", ok)
     return out
 
 
@@ -840,12 +1342,80 @@ def _f(v: float | None, nd: int = 2, signed: bool = False) -> str:
     return f"{v:+,.{nd}f}" if signed else f"{v:,.{nd}f}"
 
 
+def _load(v: list[float] | None) -> str:
+    return "—" if not v else "/".join(f"{x:.2f}" for x in v)
+
+
+def metering_markdown(doc: dict[str, Any]) -> list[str]:
+    """Issue 3's row: the full metering path over the gateway core alone."""
+    wanted = [g for g in METERING_TARGETS if g in doc["settings"]["gateways"]]
+    if not wanted:
+        return []
+    lines = [
+        "",
+        f"Metering path over the gateway core ({CORE}: ledger off, no limits, no budgets): "
+        "differences in the same round at the same conns, medians over rounds.",
+        "",
+        "| leg | conns | req/s | core req/s | req/s vs core | added p50 ms | added p99 ms "
+        "| CPU µs/req (main thread) | core CPU µs/req (main thread) | PG+Redis CPU µs/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in doc["metering"]:
+        ratio = "—" if r["rps_over_core"] is None else f"{r['rps_over_core'] * 100:.0f}%"
+        lines.append(
+            f"| {r['gateway']} | {r['conns']} | {_f(r['rps'], 0)} | {_f(r['core_rps'], 0)} | {ratio} "
+            f"| {_f(r['added_p50_ms'], 3, True)} | {_f(r['added_p99_ms'], 3, True)} "
+            f"| {_f(r['cpu_us_per_req'], 0)} ({_f(r['main_thread_cpu_us_per_req'], 0)}) "
+            f"| {_f(r['core_cpu_us_per_req'], 0)} ({_f(r['core_main_thread_cpu_us_per_req'], 0)}) "
+            f"| {_f(r['services_cpu_us_per_req'], 0)} |"
+        )
+    if not doc["metering"]:
+        lines.append("| (no pair of metering leg and core measured) | | | | | | | | | |")
+    redis_use = []
+    for r in doc["metering"]:
+        if r.get("redis_commands_per_req") is None:
+            continue
+        calls = r["redis_calls_per_req"]
+        scripts = sum(v for c, v in calls.items() if c in ("evalsha", "eval", "fcall"))
+        top = ", ".join(f"{c} {v:.2f}" for c, v in list(calls.items())[:6])
+        redis_use.append(
+            f"- {r['gateway']} at {r['conns']} conns: {r['redis_commands_per_req']:.2f} "
+            f"(script calls {scripts:.2f}; most frequent: {top})"
+        )
+    if redis_use:
+        lines += [
+            "",
+            "Redis commands per request (INFO commandstats; commands run inside scripts count too):",
+            *redis_use,
+        ]
+    lines += ["", "Metering verified after the run (GET /admin/ledger?limit=1, GET /admin/budgets):"]
+    for gw in wanted:
+        v = doc["metering_verified"].get(gw)
+        if v is None:
+            why = doc["skipped"].get(gw, "not verified (interrupted, or the leg did not run)")
+            lines.append(f"- {gw}: — {why.splitlines()[0] if why else ''}")
+            continue
+        spent = ", ".join(
+            f"{k} ${x:,.4f}" if isinstance(x, (int, float)) else f"{k} {x}"
+            for k, x in v["budgets_spent_usd"].items()
+        )
+        row = v.get("ledger_first_row") or {}
+        cost = row.get("cost_usd", row.get("cost_nanousd", "?"))
+        first = f"ledger rows present (first: {row.get('request_id', '?')}, cost {cost})"
+        if v["ok"]:
+            lines.append(f"- {gw}: OK: {first}; budgets spent: {spent}")
+        else:
+            lines.append(f"- {gw}: FAILED: {'; '.join(v['problems'])}; budgets spent: {spent or '—'}")
+    return lines
+
+
 def markdown(doc: dict[str, Any]) -> str:
     a = doc["settings"]
     lines = [
         f"Gateway benchmark {doc['timestamp']} — {a['rounds']} round(s), {a['duration']} s runs "
         f"after {a['warmup']} s warm-up; medians over rounds; added = gateway - direct, same round "
-        f"and conns.",
+        f"and conns. Load average (1/5/15 min) at start {_load(doc['machine'].get('loadavg_start'))}, "
+        f"at end {_load(doc['machine'].get('loadavg_end'))}.",
         "",
         "| gateway | conns | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | CPU µs/req | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -870,6 +1440,7 @@ def markdown(doc: dict[str, Any]) -> str:
         v = rat.get(f"pavedroad_over_{other}")
         pr = rat.get(f"pavedroad_over_{other}_per_round", [])
         lines.append(f"- pavedroad / {other}: {_f(v, 2)}x" + (f" {pr}" if pr else ""))
+    lines += metering_markdown(doc)
     lines += ["", "Checks for pavedroad:", ""]
     for c in doc["checks"]:
         lines.append(f"- {c['status']}: {c['check']} = {_f(c['value'], 2)} (target {c['target']})")
@@ -893,9 +1464,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--conns", default="1,16,64", help="connection counts (default 1,16,64)")
     p.add_argument(
         "--only",
-        default=",".join(ALL_GATEWAYS[1:]),
+        default=",".join(DEFAULT_GATEWAYS),
         help="gateways to run besides direct, which always runs as the baseline "
-        "(default pavedroad,litellm,portkey)",
+        f"(default {','.join(DEFAULT_GATEWAYS)}; also "
+        f"{','.join(g for g in ALL_GATEWAYS if g != 'direct' and g not in DEFAULT_GATEWAYS)})",
     )
     p.add_argument(
         "--threads", type=int, default=1, help="wrk threads (default 1; wrk shares CPU 0 with nginx)"
@@ -950,11 +1522,15 @@ def start_legs(
     legs: list[Leg] = []
     for name in args.gateways:
         log(f"starting {name} ...")
+        started, servers = len(procs.items), len(procs.cleanups)
         try:
             leg = STARTERS[name](procs, workdir, nginx_port, args)
         except SkipGateway as exc:
             skipped[name] = str(exc)
             log(f"SKIP {name}: {exc}")
+            for proc in procs.items[started:]:  # a skipped gateway must not take CPU from the others
+                procs.stop(proc)
+            procs.run_cleanups(servers)
             continue
         legs.append(leg)
         where = f" (pid {leg.proc.pid}, CPU {CPUS.gateway})" if leg.proc else ""
@@ -994,7 +1570,7 @@ def run_rounds(
                 row["round"] = rnd
                 rows.append(row)
                 log(
-                    f"[{n}/{total}] round {rnd} {leg.name:9s} c={conns:<3d} {row['rps']:>10,.0f} req/s"
+                    f"[{n}/{total}] round {rnd} {leg.name:17s} c={conns:<3d} {row['rps']:>10,.0f} req/s"
                     f"  p50 {row['p50_ms']:.3f} ms  p99 {row['p99_ms']:.3f} ms"
                     f"  cpu/req {_f(row['gateway_cpu_us_per_req'], 0)} us  errors {row['errors']}"
                 )
@@ -1013,6 +1589,7 @@ def build_doc(
     add_added_latency(rows)
     summary = summarize(rows, list(args.gateways), args.conns_list)
     rat = ratios(rows, summary, 16)
+    meter = metering_overhead(rows, args.conns_list)
     return {
         "timestamp": stamp,
         "interrupted": interrupted,
@@ -1022,6 +1599,8 @@ def build_doc(
             "affinity": sorted(os.sched_getaffinity(0)),
             "kernel": platform.release(),
             "python": platform.python_version(),
+            "loadavg_start": LOADAVG.get("start"),
+            "loadavg_end": LOADAVG.get("end"),
             "pinning": {"upstream_and_wrk": CPUS.upstream, "gateway": CPUS.gateway} if CPUS.enabled else None,
         },
         "load": {
@@ -1039,7 +1618,9 @@ def build_doc(
         "runs": rows,
         "summary": summary,
         "ratios": rat,
-        "checks": checks(summary, rat),
+        "metering": meter,
+        "metering_verified": {lg.name: lg.info["verified"] for lg in legs if "verified" in lg.info},
+        "checks": checks(summary, rat, meter, list(args.gateways)),
     }
 
 
@@ -1059,6 +1640,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     interrupted = False
+    LOADAVG["start"] = [round(x, 2) for x in os.getloadavg()]
     try:
         log(f"workdir {workdir}")
         try:
@@ -1068,6 +1650,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"nginx upstream on {HOST}:{nginx_port} (CPU {CPUS.upstream})")
         legs = start_legs(procs, workdir, nginx_port, args, skipped)
         run_rounds(legs, upstream, args, rows, skipped)
+        for leg in legs:
+            if leg.admin is not None and leg.proc is not None and leg.proc.alive():
+                leg.info["verified"] = v = verify_metering(leg)
+                verdict = "OK" if v["ok"] else "FAILED " + "; ".join(v["problems"])
+                log(f"{leg.name} metering verified: {verdict}")
     except KeyboardInterrupt as exc:
         interrupted = True
         log(f"interrupted ({exc}); writing partial results")
@@ -1078,6 +1665,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    LOADAVG["end"] = [round(x, 2) for x in os.getloadavg()]
     doc = build_doc(args, stamp, interrupted, legs, rows, skipped)
     out = Path(args.output) if args.output else RESULTS / f"gateways-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import uvicorn
 
 from pavedroad.api.app import create_app
 from pavedroad.config.loader import load_settings
+from pavedroad.plugins.registry import PluginRegistry
 from pavedroad.service.gateway import Gateway, build_gateway
 from pavedroad.sim import create_app as create_sim_app
 
@@ -124,13 +125,15 @@ class RunningGateway:
 
 
 def start_gateway(
-    config: str, tmp_path: Path, *, env: Mapping[str, str] | None = None
+    config: str, tmp_path: Path, *, env: Mapping[str, str] | None = None,
+    registry: PluginRegistry | None = None,
 ) -> RunningGateway:
-    """Write `config` (with `{db}` filled in) and serve it on a free port."""
+    """Write `config` (with `{db}` filled in) and serve it on a free port; `registry`
+    adds test plugins (guardrails) to the built-ins."""
     path = tmp_path / "pavedroad.yaml"
     path.write_text(config.replace("{db}", f"sqlite:///{tmp_path}/pavedroad.db"))
     environ = {"PAVEDROAD_MASTER_KEY": MASTER_KEY, **(env or {})}
     settings = load_settings(path, env=environ)
-    gateway = build_gateway(settings, env=environ)
+    gateway = build_gateway(settings, env=environ, registry=registry)
     server = ThreadServer(create_app(gateway)).start()
     return RunningGateway(server, gateway, path)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pavedroad.cache import MemoryCacheStore, ResponseCache
+from pavedroad.cache.redis_store import RedisCacheStore
 from pavedroad.cache.replay import replay_chunks
 from pavedroad.config.cache import CacheConfig
 from pavedroad.config.models import ModelConfig
@@ -16,6 +17,8 @@ from pavedroad.core.types import Caller, ChatRequest, ChatResponse, Subject, Usa
 from pavedroad.routing.router import Router
 from pavedroad.routing.switches import KillSwitches
 from pavedroad.service.pipeline import ChatResult, ChatStream, Exchange, StreamFailure, StreamItem
+from pavedroad.store.redis import RedisConnection
+from tests.support.services import free_port
 
 ANSWER = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "up",
           "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello there"},
@@ -111,3 +114,20 @@ async def test_requests_that_forbid_writing_leave_nothing(headers: dict[str, str
     await stage(ex, Upstream())
     await stage.drain()
     assert len(store) == 0
+
+
+async def test_an_unreachable_shared_store_is_a_miss_and_the_request_is_served() -> None:
+    connection = RedisConnection(f"redis://127.0.0.1:{free_port()}/0", max_connections=2,
+                                 key_prefix="t:")
+    try:
+        stage = cache(RedisCacheStore(connection, max_entry_bytes=1 << 20))  # type: ignore[arg-type]
+        upstream = Upstream()
+        for _ in range(2):
+            ask = exchange()
+            result = await stage(ask, upstream)
+            assert isinstance(result, ChatResponse)
+            assert ask.response_headers["x-pavedroad-cache"] == "miss"
+            await stage.drain()
+        assert upstream.calls == 2
+    finally:
+        await connection.aclose()

@@ -20,7 +20,7 @@ ERROR_CODES = {
     "method_not_allowed", "missing_api_key", "model_disabled", "model_not_allowed",
     "model_not_found", "no_deployment_available", "not_found", "permission_denied",
     "rate_limited", "request_too_large", "revoked_api_key", "service_unavailable",
-    "store_unavailable",
+    "store_unavailable", "policy_denied", "guardrail_blocked", "switched_off", "output_invalid",
     "unsupported_media_type", "upstream_auth_error", "upstream_bad_response", "upstream_error",
     "upstream_overloaded", "upstream_rate_limited", "upstream_rejected_request",
     "upstream_stream_broken", "upstream_timeout", "upstream_unreachable",

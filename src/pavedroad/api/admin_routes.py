@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from pavedroad.api.context import caller_of, gateway_of
 from pavedroad.api.parsing import read_json, validate
+from pavedroad.api.scope import actor_of, reader_tenant
 from pavedroad.core.errors import PermissionDenied
 from pavedroad.core.types import Caller
 
@@ -23,6 +24,7 @@ class KeyCreateBody(msgspec.Struct, forbid_unknown_fields=True):
     metadata: dict[str, str] | None = None
     limits: dict[str, int] | None = None
     tags: dict[str, str] | None = None
+    role: str = "caller"  # or tenant_admin: reads its app's tenant via the admin API
 
 
 class TenantBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -43,6 +45,13 @@ class AppBody(msgspec.Struct, forbid_unknown_fields=True):
     tags: dict[str, str] | None = None
     fail_mode: str = "open"
     settings: dict[str, Any] | None = None  # per-app feature settings, e.g. `cache`
+    risk_class: str | None = None
+    data_classification: str | None = None
+
+
+class AppUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
+    risk_class: str | None = None
+    data_classification: str | None = None
 
 
 class SwitchBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,12 +73,13 @@ def _admin(request: Request) -> Caller:
 
 
 async def create_key(request: Request) -> Response:
-    _admin(request)
+    caller = _admin(request)
     gateway = gateway_of(request)
     body = validate(await read_json(request, limit=64 * 1024), KeyCreateBody)
     created = await gateway.key_admin.create(
         name=body.name, models=body.models, app=body.app, expires_in=body.expires_in,
-        metadata=body.metadata, limits=body.limits, tags=body.tags)
+        metadata=body.metadata, limits=body.limits, tags=body.tags, role=body.role,
+        actor=actor_of(caller))
     return _json({**created.record.public(), "key": created.plaintext}, status=201)
 
 
@@ -81,8 +91,9 @@ async def list_keys(request: Request) -> Response:
 
 
 async def revoke_key(request: Request) -> Response:
-    _admin(request)
-    record = await gateway_of(request).key_admin.revoke(request.path_params["key_id"])
+    caller = _admin(request)
+    record = await gateway_of(request).key_admin.revoke(request.path_params["key_id"],
+                                                        actor=actor_of(caller))
     return _json(record.public())
 
 
@@ -102,6 +113,22 @@ async def set_switch(request: Request) -> Response:
     return _json({"scope": body.scope, "name": body.name, "disabled": body.disabled})
 
 
+class SafeModeBody(msgspec.Struct, forbid_unknown_fields=True):
+    scope: str
+    name: str
+    enabled: bool
+    reason: str = ""
+
+
+async def set_safe_mode(request: Request) -> Response:
+    """POST /admin/safe-mode: put an app, model, provider kind or `global all` in safe mode."""
+    caller = _admin(request)
+    body = validate(await read_json(request, limit=64 * 1024), SafeModeBody)
+    await gateway_of(request).switch_admin.set_safe_mode(
+        body.scope, body.name, enabled=body.enabled, reason=body.reason, by=caller.name)
+    return _json({"scope": body.scope, "name": body.name, "enabled": body.enabled})
+
+
 async def list_deployments(request: Request) -> Response:
     _admin(request)
     router = gateway_of(request).router
@@ -118,36 +145,57 @@ async def list_deployments(request: Request) -> Response:
 
 
 async def create_tenant(request: Request) -> Response:
-    _admin(request)
+    caller = _admin(request)
     body = validate(await read_json(request, limit=64 * 1024), TenantBody)
-    record = await gateway_of(request).org_admin.create_tenant(body.name, limits=body.limits)
+    record = await gateway_of(request).org_admin.create_tenant(body.name, limits=body.limits,
+                                                               actor=actor_of(caller))
     return _json(record.public(), status=201)
 
 
 async def create_team(request: Request) -> Response:
-    _admin(request)
+    caller = _admin(request)
     body = validate(await read_json(request, limit=64 * 1024), TeamBody)
     record = await gateway_of(request).org_admin.create_team(body.tenant, body.name,
-                                                             limits=body.limits)
+                                                             limits=body.limits,
+                                                             actor=actor_of(caller))
     return _json(record.public(), status=201)
 
 
 async def create_app(request: Request) -> Response:
-    _admin(request)
+    caller = _admin(request)
     body = validate(await read_json(request, limit=64 * 1024), AppBody)
     org = gateway_of(request).org_admin
     record = await org.create_app(body.team, body.name, limits=body.limits, tags=body.tags,
-                                  fail_mode=body.fail_mode, settings=body.settings)
+                                  fail_mode=body.fail_mode, settings=body.settings,
+                                  risk_class=body.risk_class,
+                                  data_classification=body.data_classification,
+                                  actor=actor_of(caller))
     return _json({**record.public(), "path": org.directory.path(record.id)}, status=201)
 
 
+async def update_app(request: Request) -> Response:
+    """PATCH /admin/apps/{app}: risk class and data classification (app: path or id)."""
+    caller = _admin(request)
+    body = validate(await read_json(request, limit=64 * 1024), AppUpdateBody)
+    org = gateway_of(request).org_admin
+    _, after = await org.update_app(request.path_params["app"], risk_class=body.risk_class,
+                                    data_classification=body.data_classification,
+                                    actor=actor_of(caller))
+    return _json({**after.public(), "path": org.directory.path(after.id)})
+
+
 async def list_org(request: Request) -> Response:
-    """Tenants, teams and apps in one answer (the organisation is small)."""
-    _admin(request)
+    """Tenants, teams and apps in one answer (the organisation is small); a tenant admin
+    sees its own tenant only."""
+    only = reader_tenant(request)
     directory = gateway_of(request).org_admin.directory
     await directory.refresh()
+    tenants = [t for t in directory.tenants.values() if only in (None, t.id)]
+    teams = [t for t in directory.teams.values() if only in (None, t.tenant_id)]
+    team_ids = {t.id for t in teams}
+    apps = [a for a in directory.apps.values() if a.team_id in team_ids]
     return _json({
-        "tenants": [t.public() for t in directory.tenants.values()],
-        "teams": [t.public() for t in directory.teams.values()],
-        "apps": [{**a.public(), "path": directory.path(a.id)} for a in directory.apps.values()],
+        "tenants": [t.public() for t in tenants],
+        "teams": [t.public() for t in teams],
+        "apps": [{**a.public(), "path": directory.path(a.id)} for a in apps],
     })

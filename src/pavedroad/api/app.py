@@ -13,6 +13,7 @@ from starlette.routing import Route
 from pavedroad.api import (
     admin_routes,
     anthropic_routes,
+    audit_routes,
     budget_routes,
     health_routes,
     openai_routes,
@@ -50,16 +51,20 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/admin/keys/{key_id}", admin_routes.revoke_key, methods=["DELETE"]),
         Route("/admin/switches", admin_routes.list_switches, methods=["GET"]),
         Route("/admin/switches", admin_routes.set_switch, methods=["POST"]),
+        Route("/admin/safe-mode", admin_routes.set_safe_mode, methods=["POST"]),
         Route("/admin/deployments", admin_routes.list_deployments, methods=["GET"]),
         Route("/admin/org", admin_routes.list_org, methods=["GET"]),
         Route("/admin/tenants", admin_routes.create_tenant, methods=["POST"]),
         Route("/admin/teams", admin_routes.create_team, methods=["POST"]),
         Route("/admin/apps", admin_routes.create_app, methods=["POST"]),
+        Route("/admin/apps/{app:path}", admin_routes.update_app, methods=["PATCH"]),
         Route("/admin/budgets", budget_routes.set_budget, methods=["POST"]),
         Route("/admin/budgets", budget_routes.list_budgets, methods=["GET"]),
         Route("/admin/budgets/{budget_id}", budget_routes.delete_budget, methods=["DELETE"]),
         Route("/admin/spend", spend_routes.spend, methods=["GET"]),
         Route("/admin/ledger", spend_routes.ledger_rows, methods=["GET"]),
+        Route("/admin/audit", audit_routes.audit_records, methods=["GET"]),
+        Route("/admin/audit/verify", audit_routes.audit_verify, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from pavedroad.api.context import caller_of, gateway_of
 from pavedroad.api.parsing import read_json, validate
+from pavedroad.api.scope import actor_of, reader_tenant
 from pavedroad.core.errors import PermissionDenied, ServiceUnavailable
 from pavedroad.service.budget_admin import BudgetAdmin
 
@@ -28,8 +29,10 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _admin(request: Request) -> BudgetAdmin:
-    if not caller_of(request).is_admin:
+def _admin(request: Request, *, read: bool = False) -> BudgetAdmin:
+    if read:
+        reader_tenant(request)  # the master key or a tenant admin
+    elif not caller_of(request).is_admin:
         raise PermissionDenied("this endpoint needs the admin master key (PAVEDROAD_MASTER_KEY)")
     enforcement = gateway_of(request).enforcement
     if enforcement is None:
@@ -41,16 +44,24 @@ async def set_budget(request: Request) -> Response:
     admin = _admin(request)
     body = validate(await read_json(request, limit=64 * 1024), BudgetBody)
     view, created = await admin.set(scope=body.scope, subject=body.subject, amount=body.amount,
-                                    period=body.period, soft=body.soft, hard=body.hard)
+                                    period=body.period, soft=body.soft, hard=body.hard,
+                                    actor=actor_of(caller_of(request)))
     return _json(view.public(), status=201 if created else 200)
 
 
 async def list_budgets(request: Request) -> Response:
-    admin = _admin(request)
-    return _json({"data": [view.public() for view in await admin.all()]})
+    """A tenant admin sees the budgets of its tenant's subjects only."""
+    admin = _admin(request, read=True)
+    only = reader_tenant(request)
+    if only is not None:  # subjects made on another replica must be known to be shown
+        await gateway_of(request).org_admin.directory.refresh()
+    views = [view for view in await admin.all()
+             if only is None or await admin.tenant_of(view.budget) == only]
+    return _json({"data": [view.public() for view in views]})
 
 
 async def delete_budget(request: Request) -> Response:
     admin = _admin(request)
-    budget = await admin.delete(request.path_params["budget_id"])
+    budget = await admin.delete(request.path_params["budget_id"],
+                                actor=actor_of(caller_of(request)))
     return _json({**budget.public(), "deleted": True})

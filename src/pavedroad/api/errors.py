@@ -15,10 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.core.errors import (
+    BackendUnavailable,
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
     PavedroadError,
+    StoreUnavailable,
     UpstreamRateLimited,
 )
 from pavedroad.formats import openai_error_to_anthropic
@@ -70,6 +72,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, BackendUnavailable):  # e.g. an admin call reading budgets from Redis
+        return error_response(StoreUnavailable(f"a shared store is unreachable ({exc}); "
+                                               "retry shortly"), request)
     # Log the trace for operators; the caller gets a stable body and no internals.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(PavedroadError("internal error; the request id identifies it in "

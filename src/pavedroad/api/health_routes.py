@@ -17,6 +17,8 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     gateway = gateway_of(request)
     checks = {"config": gateway.ready, "store": gateway.store_ok}
+    if gateway.shared is not None:  # limits, budgets and the cache are in Redis
+        checks["redis"] = await gateway.shared.ping()
     ok = all(checks.values())
     body = {"status": "ready" if ok else "not_ready", "checks": checks}
     return Response(orjson.dumps(body), status_code=200 if ok else 503,

@@ -5,9 +5,9 @@ settled and what is reserved by requests in flight. `reserve` checks and reserve
 several accounts as one step, so concurrent requests can never together pass a hard limit:
 the check and the record are the same operation.
 
-Implementing the protocol elsewhere (Redis): an account is a hash `{spent, reserved}` that
-expires after its window; `reserve` and `settle` are each one Lua script over all the
-accounts' keys (`HINCRBY` is exact on integers); `seed` is `HSETNX`; `once` is `SET NX EX`.
+`budgets.redis_store.RedisBudgetStore` implements the same protocol in Redis, shared by every
+replica: an account is a hash that expires after its window; `reserve` and `settle` are one
+Lua script each over all the accounts' keys (docs/adr/0013-redis-scale-out.md).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Protocol
 # An account outlives its window by this long, so requests that started before the window
 # ended still settle into it.
 GRACE_SECONDS = 3600.0
+MEMORY_GENERATION = "memory"
 
 
 @dataclass(slots=True, frozen=True)
@@ -74,6 +75,17 @@ class BudgetStore(Protocol):
 
     async def once(self, marker: str, *, expires_at: float | None) -> bool:
         """True the first time `marker` is claimed (until it expires): alerts fire once."""
+        ...
+
+    async def generation(self) -> str | None:
+        """Which contents the store holds: the id `mark_seeded` answered, or None when they
+        were lost (a shared store restarted empty) and every account must be seeded again.
+        Until then a shared store refuses reservations (`BackendUnavailable`)."""
+        ...
+
+    async def mark_seeded(self) -> str:
+        """Every current account is seeded: the contents can be trusted again. The id of
+        these contents, the same for every gateway that shares the store."""
         ...
 
 
@@ -145,6 +157,12 @@ class LocalBudgetStore:
             return False
         self._markers[marker] = expires_at
         return True
+
+    async def generation(self) -> str | None:
+        return MEMORY_GENERATION  # this process's memory is lost only with the process
+
+    async def mark_seeded(self) -> str:
+        return MEMORY_GENERATION
 
     def _forget_expired(self) -> None:
         """Windows that ended over an hour ago: nothing settles into them any more."""

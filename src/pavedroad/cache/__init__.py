@@ -38,10 +38,13 @@ __all__ = [
 
 def build_response_cache(
     config: CacheConfig, router: Router, *, app_settings: AppSettings,
-    registry: CollectorRegistry | None = None,
+    registry: CollectorRegistry | None = None, store: CacheStore | None = None,
 ) -> ResponseCache:
-    """The stage with the configured backend; the semantic part only with an embedding model."""
-    store = MemoryCacheStore(max_bytes=config.max_bytes, max_entry_bytes=config.max_entry_bytes)
+    """The stage over `store` (default: in this process's memory); the semantic part only
+    with an embedding model. Its index stays in each process even when `store` is shared."""
+    if store is None:
+        store = MemoryCacheStore(max_bytes=config.max_bytes,
+                                 max_entry_bytes=config.max_entry_bytes)
     semantic = config.semantic
     index: SemanticIndex | None = None
     embedder: Embedder | None = None

@@ -39,7 +39,7 @@ from pavedroad.cache.replay import StreamAssembler, cacheable_answer, replay_chu
 from pavedroad.cache.semantic import Embedder, SemanticIndex, Vector
 from pavedroad.cache.store import CacheStore
 from pavedroad.config.cache import CacheConfig
-from pavedroad.core.errors import InvalidRequest
+from pavedroad.core.errors import BackendUnavailable, InvalidRequest
 from pavedroad.core.types import ChatRequest, ChatResponse
 from pavedroad.routing.router import Router
 from pavedroad.service.pipeline import (
@@ -57,6 +57,7 @@ STATUS = "x-pavedroad-cache"
 AGE = "x-pavedroad-cache-age"
 KIND = "x-pavedroad-cache-kind"
 SIMILARITY = "x-pavedroad-cache-similarity"
+OUTAGE_LOG_SECONDS = 10.0  # a shared store that is down is logged this seldom, not per request
 
 AppSettings = Callable[[str], Mapping[str, Any] | None]
 
@@ -99,6 +100,7 @@ class ResponseCache:
                                             semantic_available=self._semantic_available)
         self._policies: dict[str, tuple[Mapping[str, Any], CachePolicy]] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self._outage_logged = -OUTAGE_LOG_SECONDS
         registry = registry or CollectorRegistry()
         self._lookups = Counter(
             "pavedroad_cache_lookups", "Cache lookups by result (hit, miss, bypass) and kind.",
@@ -184,6 +186,9 @@ class ResponseCache:
     async def _fetch(self, key: bytes) -> Entry | None:
         try:
             raw = await self._store.get(key)
+        except BackendUnavailable as exc:  # a shared store's outage: a miss, logged seldom
+            self._outage(exc)
+            return None
         except Exception:  # a store outage degrades to a miss, never a failed request
             log.warning("cache store read failed", exc_info=True)
             return None
@@ -271,9 +276,18 @@ class ResponseCache:
                     and self._index is not None:
                 await self._index.add(write.query.scope, write.query.context, write.vector,
                                       write.key)
+        except BackendUnavailable as exc:
+            self._writes.labels("failed").inc()
+            self._outage(exc)
         except Exception:
             self._writes.labels("failed").inc()
             log.warning("cache write failed", exc_info=True)
+
+    def _outage(self, exc: BackendUnavailable) -> None:
+        now = time.monotonic()
+        if now - self._outage_logged >= OUTAGE_LOG_SECONDS:
+            self._outage_logged = now
+            log.warning("cache store unavailable (%s): lookups are misses, writes dropped", exc)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -1,7 +1,7 @@
 """Where cached answers live: a small bytes-in, bytes-out protocol and an in-process LRU.
 
-Keys and values are bytes and every call is async, so a Redis implementation (SET with
-PX, GET, DEL) can replace `MemoryCacheStore` without changing its callers.
+Keys and values are bytes and every call is async, so `cache.redis_store.RedisCacheStore`
+(GET, SET with PX, DEL) replaces `MemoryCacheStore` without changing its callers.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class MemoryCacheStore:
         return value
 
     async def set(self, key: bytes, value: bytes, *, ttl: float) -> bool:
-        size = _size(key, value)
+        size = entry_size(key, value)
         if size > self.max_entry_bytes or ttl <= 0:
             return False
         if key in self._entries:
@@ -73,7 +73,7 @@ class MemoryCacheStore:
 
     def _drop(self, key: bytes) -> None:
         _, value = self._entries.pop(key)
-        self.bytes -= _size(key, value)
+        self.bytes -= entry_size(key, value)
 
     def _make_room(self, size: int) -> None:
         # No sweep for expired entries: it would cost O(entries) per write once full.
@@ -83,5 +83,6 @@ class MemoryCacheStore:
             self._drop(oldest)
 
 
-def _size(key: bytes, value: bytes) -> int:
+def entry_size(key: bytes, value: bytes) -> int:
+    """What an entry counts against `max_entry_bytes` (and, in memory, `max_bytes`)."""
     return len(key) + len(value) + ENTRY_OVERHEAD

@@ -35,7 +35,7 @@ def _with_admin(config_path: Path | None, action: Callable[[BudgetAdmin], Awaita
 
 def _admin(store: Store) -> BudgetAdmin:
     return BudgetAdmin(BudgetRepository(store.engine), store.org.directory,
-                       KeyRepository(store.engine), LedgerSpend(store.engine))
+                       KeyRepository(store.engine), LedgerSpend(store.engine), audit=store.audit)
 
 
 @click.group()

@@ -38,11 +38,15 @@ def _create_options(fn: Any) -> Any:
               help="Comma-separated models or tiers the key may use. Default: all.")
 @click.option("--expires", default=None, help="Lifetime, e.g. 30d, 12h, 15m. Default: never.")
 @click.option("--tag", "tags", multiple=True, help="Cost-attribution tag key=value (repeatable).")
+@click.option("--role", type=click.Choice(["caller", "tenant-admin"]), default="caller",
+              show_default=True,
+              help="tenant-admin: may also read its app's tenant through the admin API "
+                   "(audit, ledger, spend, budgets, organisation); needs --app.")
 @_create_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def keys_create(config_path: Path | None, name: str, app: str | None, models: str | None,
-                expires: str | None, tags: tuple[str, ...], rpm: int | None, tpm: int | None,
-                concurrent: int | None, as_json: bool) -> None:
+                expires: str | None, tags: tuple[str, ...], role: str, rpm: int | None,
+                tpm: int | None, concurrent: int | None, as_json: bool) -> None:
     """Create a key. Its secret is printed once and cannot be recovered."""
     settings = settings_from(config_path)
     model_list = [m.strip() for m in models.split(",") if m.strip()] if models else None
@@ -51,7 +55,8 @@ def keys_create(config_path: Path | None, name: str, app: str | None, models: st
         async with open_store(settings) as store:
             return await store.keys.create(
                 name=name, app=app, models=model_list, expires_in=parse_duration(expires),
-                tags=parse_pairs(tags, "--tag"), limits=limits_from(rpm, tpm, concurrent))
+                tags=parse_pairs(tags, "--tag"), limits=limits_from(rpm, tpm, concurrent),
+                role=role)
 
     created = run(go())
     if as_json:

@@ -14,13 +14,15 @@ import uvicorn
 
 from pavedroad import __version__
 from pavedroad.api.app import create_app
+from pavedroad.cli.audit import audit
 from pavedroad.cli.budgets import budgets
 from pavedroad.cli.common import config_option, fail, settings_from
 from pavedroad.cli.demo import demo_settings, master_key
 from pavedroad.cli.keys import keys
 from pavedroad.cli.org import apps, teams, tenants
+from pavedroad.cli.policy import policy
 from pavedroad.cli.spend import spend
-from pavedroad.cli.switches import switch
+from pavedroad.cli.switches import safe_mode, switch
 from pavedroad.config.loader import ConfigError
 from pavedroad.config.models import Settings
 from pavedroad.plugins.registry import load_registry
@@ -130,7 +132,7 @@ def config_check(file: Path) -> None:
                f"{len(settings.models)} models)")
 
 
-for group in (keys, switch, tenants, teams, apps, spend, budgets):
+for group in (keys, switch, tenants, teams, apps, spend, budgets, audit, policy, safe_mode):
     cli.add_command(group)
 
 

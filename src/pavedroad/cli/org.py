@@ -86,6 +86,14 @@ def teams_list(config_path: Path | None) -> None:
     click.echo(json.dumps(_run_store(config_path, action), indent=2))
 
 
+def _risk_options(fn: Any) -> Any:
+    fn = click.option("--data-class", default=None,
+                      help="Data classification (policy.data_classifications; default "
+                           "internal).")(fn)
+    return click.option("--risk-class", default=None,
+                        help="Risk class (policy.risk_classes; default minimal).")(fn)
+
+
 @click.group()
 def apps() -> None:
     """Apps: the AI systems product teams build. Every key belongs to one."""
@@ -97,8 +105,10 @@ def apps() -> None:
 @click.option("--tag", "tags", multiple=True, help="Default cost tag key=value (repeatable).")
 @click.option("--fail-mode", type=click.Choice(["open", "closed"]), default="open",
               help="When the store is unreachable: keep serving known keys (open) or refuse.")
+@_risk_options
 @_with_limits
 def apps_create(config_path: Path | None, path: str, tags: tuple[str, ...], fail_mode: str,
+                risk_class: str | None, data_class: str | None,
                 rpm: int | None, tpm: int | None, concurrent: int | None) -> None:
     """Create app PATH, written tenant/team/app."""
     team, _, name = path.rpartition("/")
@@ -106,8 +116,25 @@ def apps_create(config_path: Path | None, path: str, tags: tuple[str, ...], fail
         raise click.BadParameter("write the app as tenant/team/app", param_hint="PATH")
     record = _run_store(config_path, lambda s: s.org.create_app(
         team, name, tags=parse_pairs(tags, "--tag"), fail_mode=fail_mode,
-        limits=limits_from(rpm, tpm, concurrent)))
-    click.echo(f"created app {record.id} ({path})")
+        limits=limits_from(rpm, tpm, concurrent), risk_class=risk_class,
+        data_classification=data_class))
+    click.echo(f"created app {record.id} ({path}) risk class {record.risk_class}, "
+               f"data {record.data_classification}")
+
+
+@apps.command("update")
+@config_option
+@click.argument("app")
+@_risk_options
+def apps_update(config_path: Path | None, app: str, risk_class: str | None,
+                data_class: str | None) -> None:
+    """Change APP's risk class or data classification (APP: tenant/team/app or an id)."""
+    if risk_class is None and data_class is None:
+        raise click.UsageError("give --risk-class and/or --data-class")
+    before, after = _run_store(config_path, lambda s: s.org.update_app(
+        app, risk_class=risk_class, data_classification=data_class))
+    click.echo(f"app {after.id}: risk class {before.risk_class} -> {after.risk_class}, "
+               f"data {before.data_classification} -> {after.data_classification}")
 
 
 @apps.command("list")

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pavedroad.audit.trail import ChainAudit
 from pavedroad.config.models import Settings
 from pavedroad.service.keys import KeyAdmin
 from pavedroad.service.org import OrgAdmin, OrgDirectory
+from pavedroad.store.audit import AuditRepository
 from pavedroad.store.database import create_engine, migrate
 from pavedroad.store.keys import KeyRepository
 from pavedroad.store.org import OrgRepository
@@ -26,6 +28,14 @@ class Store:
     engine: AsyncEngine
     org: OrgAdmin
     keys: KeyAdmin
+    audit: ChainAudit | None = None  # admin changes made here are audited, actor "cli"
+
+
+def audit_for(settings: Settings, engine: AsyncEngine) -> ChainAudit | None:
+    """The audit hook of admin changes made by the CLI (None: `audit.enabled: false`)."""
+    if not settings.audit.enabled:
+        return None
+    return ChainAudit(AuditRepository(engine), retention_days=settings.audit.retention_days)
 
 
 @asynccontextmanager
@@ -35,9 +45,12 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
     try:
         directory = OrgDirectory(OrgRepository(engine))
         await directory.refresh()
-        yield Store(engine, OrgAdmin(OrgRepository(engine), directory),
+        audit = audit_for(settings, engine)
+        yield Store(engine, OrgAdmin(OrgRepository(engine), directory,
+                                     vocabulary=settings.policy, audit=audit),
                     KeyAdmin(KeyRepository(engine), directory,
-                             known_models=[m.name for m in settings.models]))
+                             known_models=[m.name for m in settings.models], audit=audit),
+                    audit)
     finally:
         await engine.dispose()
 

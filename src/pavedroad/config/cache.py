@@ -35,7 +35,8 @@ class CacheConfig(_Strict):
     """Gateway-wide defaults; an app's `settings.cache` overrides the per-app ones."""
 
     enabled: bool = False
-    backend: Literal["memory"] = "memory"
+    # None: Redis when `redis.url` is set (shared by every replica), else this process.
+    backend: Literal["memory", "redis"] | None = None
     default_ttl_seconds: float = Field(default=3600.0, gt=0)
     max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_entry_bytes: int = Field(default=1024 * 1024, ge=256)

@@ -26,6 +26,7 @@ ENV_VARS: dict[str, Loc] = {
     "PAVEDROAD_PORT": ("server", "port"),
     "PAVEDROAD_LOG_LEVEL": ("server", "log_level"),
     "PAVEDROAD_STORE_URL": ("store", "url"),
+    "PAVEDROAD_REDIS_URL": ("redis", "url"),
     "PAVEDROAD_SECRETS_FILE": ("secrets_file",),
 }
 

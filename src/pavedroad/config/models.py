@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pavedroad.config.cache import CacheConfig
+from pavedroad.config.policy import PolicyConfig, SafeModeConfig
 from pavedroad.config.routes import RouteNode
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
@@ -137,6 +138,31 @@ class StoreConfig(_Strict):
     url: str = "sqlite:///.pavedroad/pavedroad.db"
 
 
+class RedisConfig(_Strict):
+    """Shared state for several replicas: rate-limit counters, budgets and the response cache.
+
+    Unset (`url: null`), each process keeps them in memory: the embedded default.
+    """
+
+    url: str | None = None
+    max_connections: int = Field(default=64, ge=1, le=10_000)
+    key_prefix: str = Field(default="pavedroad:", max_length=64)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("use redis://host:port/db, rediss:// (TLS) or unix:///path")
+        return value
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if "{" in value or "}" in value:
+            raise ValueError("braces would change the keys' Redis Cluster hash slot")
+        return value
+
+
 class AuthConfig(_Strict):
     # How often keys and kill-switch state are re-read from the store.
     refresh_seconds: float = Field(default=0.5, gt=0, le=60)
@@ -162,17 +188,42 @@ class MeteringConfig(_Strict):
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
 
 
+class AuditConfig(_Strict):
+    """The audit trail: a hash-chained record per request and admin action (ADR 0012)."""
+
+    enabled: bool = True
+    # What a request's record keeps of its content until a policy decides: full (prompt
+    # and answer), redacted (PII redacted; nothing when no redactor is installed), metadata.
+    level: Literal["full", "redacted", "metadata"] = "metadata"
+    retention_days: float | None = Field(default=365.0, gt=0)  # None: kept for ever
+    prune_seconds: float = Field(default=3600.0, gt=0)  # how often the retention job runs
+    # None: `audit/` inside the ledger's journal directory.
+    journal_dir: Path | None = None
+    fsync: bool = False
+    flush_seconds: float = Field(default=0.5, gt=0, le=60)
+
+
 class Settings(_Strict):
     """The whole configuration. Built once at start-up and passed down."""
 
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    safe_mode: SafeModeConfig = Field(default_factory=SafeModeConfig)
     metering: MeteringConfig = Field(default_factory=MeteringConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     secrets_file: Path | None = None
     deployments: list[DeploymentConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _redis_for_the_cache(self) -> Settings:
+        if self.cache.backend == "redis" and self.redis.url is None:
+            raise ValueError("cache.backend is redis, but redis.url is not set")
+        return self
 
     def deployment(self, name: str) -> DeploymentConfig:
         for dep in self.deployments:

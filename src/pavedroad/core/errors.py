@@ -87,6 +87,32 @@ class ModelNotAllowed(PermissionDenied):
     code = "model_not_allowed"
 
 
+class PolicyDenied(PermissionDenied):
+    """The policy forbids this request (model, region, tool or app); `reasons` say why."""
+
+    code = "policy_denied"
+
+
+class GuardrailBlocked(PavedroadError):
+    """A guardrail found something its policy action blocks. Names the guardrail and the
+    category, never the offending content."""
+
+    code = "guardrail_blocked"
+    http_status = 400
+    error_type = "invalid_request_error"
+
+    def __init__(self, message: str, *, guardrail: str, category: str, direction: str,
+                 **details: Any) -> None:
+        super().__init__(message, **details)
+        self.guardrail = guardrail
+        self.category = category
+        self.direction = direction
+
+    def body_fields(self) -> dict[str, Any]:
+        return {"guardrail": self.guardrail, "category": self.category,
+                "direction": self.direction}
+
+
 class NotFound(PavedroadError):
     code = "not_found"
     http_status = 404
@@ -113,6 +139,14 @@ class ModelDisabled(PavedroadError):
     """Every deployment that could serve the model is switched off by the kill switch."""
 
     code = "model_disabled"
+    http_status = 503
+    error_type = "service_unavailable_error"
+
+
+class SwitchedOff(PavedroadError):
+    """An administrator switched off the caller's app, or the whole gateway."""
+
+    code = "switched_off"
     http_status = 503
     error_type = "service_unavailable_error"
 
@@ -244,6 +278,15 @@ class CircuitOpen(UpstreamError):
     http_status = 503
 
 
+class OutputInvalid(PavedroadError):
+    """The model's answer does not match the requested JSON schema, even after the one
+    repair attempt; `errors` lists what is wrong (not the answer itself)."""
+
+    code = "output_invalid"
+    http_status = 502
+    error_type = "server_error"
+
+
 class NoDeploymentAvailable(PavedroadError):
     """Routing exhausted every target; `last` is what the final attempt failed with."""
 
@@ -262,6 +305,14 @@ class StoreUnavailable(ServiceUnavailable):
     """The store is unreachable and the caller's app is set to fail closed."""
 
     code = "store_unavailable"
+
+
+class BackendUnavailable(Exception):
+    """A shared state store (Redis) could not be reached or refused the call.
+
+    Not a wire error: the stage that called the store decides, by the caller's fail mode,
+    whether the request goes on without it (open) or is refused with `ServiceUnavailable`.
+    """
 
 
 def all_error_classes() -> list[type[PavedroadError]]:

@@ -66,6 +66,9 @@ class Caller:
     tenant: Subject | None = None
     tags: Mapping[str, str] = field(default_factory=dict)  # key and app defaults, merged
     fail_open: bool = True  # serve when the store is unreachable (the app's setting)
+    # A `tenant_admin` key reads its tenant's admin data (audit, ledger, spend, budgets,
+    # organisation); the master key reads everything (docs/adr/0012).
+    tenant_admin: bool = False
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models

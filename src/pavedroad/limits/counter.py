@@ -6,10 +6,9 @@ racing for the last slot can never both win. Rate claims are token buckets (a bu
 up to `limit` and refills at `limit / window` per second); gauge claims count things in use
 (concurrent requests) and only `give` returns them.
 
-Implementing the protocol elsewhere (Redis): `take` and `give` each become one Lua script
-over all the claims' keys (a hash `{level, at}` per bucket, an integer or a sorted set of
-holders per gauge), reading the clock with `TIME` inside the script so replicas with skewed
-clocks agree. docs/adr/0008-limits-and-budgets.md has the details.
+`limits.redis_counter.RedisCounterStore` implements the same protocol in Redis, shared by
+every replica: `take` and `give` are one Lua script each over all the claims' keys
+(docs/adr/0008-limits-and-budgets.md, docs/adr/0013-redis-scale-out.md).
 """
 
 from __future__ import annotations
@@ -126,7 +125,7 @@ class LocalCounterStore:
         if refused is None:
             for i, claim in enumerate(claims):
                 current[i] = self._apply(claim, current[i], -claim.amount, now)
-        levels = tuple(_level_of(claim, value) for claim, value in zip(claims, current, strict=True))
+        levels = tuple(level_of(claim, value) for claim, value in zip(claims, current, strict=True))
         return Admission(levels, refused, wait)
 
     async def give(self, claims: Sequence[Claim], *, holder: str) -> None:
@@ -153,7 +152,8 @@ class LocalCounterStore:
         return level
 
 
-def _level_of(claim: Claim, value: float) -> Level:
+def level_of(claim: Claim, value: float) -> Level:
+    """What callers see of a counter: a bucket's level, or a gauge's units in use."""
     if claim.is_gauge:
         return Level(claim.limit, max(0, claim.limit - int(value)), 0.0)
     assert claim.window is not None

@@ -4,15 +4,27 @@ attempt. Every attempt counts, retries included, since each one reaches the upst
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from pavedroad.core.types import ChatRequest, EmbeddingRequest, Limits, Usage
-from pavedroad.limits.counter import CounterStore
+from pavedroad.core.errors import BackendUnavailable
+from pavedroad.core.types import Caller, ChatRequest, EmbeddingRequest, Limits, Usage
+from pavedroad.limits.counter import Claim, CounterStore
 from pavedroad.limits.rate import LimitedSubject, RatePlan, plan_for
 from pavedroad.metering.tokens import estimate_prompt_tokens, tokens_for_chars
 from pavedroad.routing.gate import Busy, Permit
 
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
+PART = "deployment_limits"
+
+
+class Unavailable(Protocol):
+    """What to do when a shared counter store is unreachable (`service.degraded`)."""
+
+    def admit(self, caller: Caller, part: str, exc: BackendUnavailable) -> None:
+        """Return to go on without the limit; raise to refuse the request."""
+        ...
+
+    def not_settled(self, part: str, exc: BackendUnavailable) -> None: ...
 
 
 class _NoPermit:
@@ -37,13 +49,15 @@ class _Permit:
         # An attempt that failed keeps its token estimate: the upstream may count it too.
         claims = self._plan.settlement(usage, served=True)
         if claims:
-            self._limiter.spawn(self._limiter.store.give(claims, holder=self._holder))
+            self._limiter.spawn(self._limiter.give(claims, self._holder))
 
 
 class DeploymentLimiter:
-    def __init__(self, store: CounterStore, limits: Mapping[str, Limits], *, spawn: Spawn) -> None:
+    def __init__(self, store: CounterStore, limits: Mapping[str, Limits], *, spawn: Spawn,
+                 unavailable: Unavailable | None = None) -> None:
         self.store = store
         self.spawn = spawn
+        self._unavailable = unavailable
         self._subjects = {name: LimitedSubject("deployment", name, name, lim)
                           for name, lim in limits.items() if not lim.empty}
 
@@ -59,10 +73,24 @@ class DeploymentLimiter:
         tokens = request_tokens(request) if subject.limits.tpm is not None else 1
         plan = plan_for([subject], tokens=tokens)
         assert plan is not None
-        admission = await self.store.take(plan.claims, holder=holder)
+        try:
+            admission = await self.store.take(plan.claims, holder=holder)
+        except BackendUnavailable as exc:
+            if self._unavailable is None:
+                raise
+            self._unavailable.admit(request.caller, PART, exc)  # raises when failing closed
+            return NO_PERMIT
         if not admission.admitted:
             return Busy(admission.retry_after)
         return _Permit(self, plan, holder)
+
+    async def give(self, claims: list[Claim], holder: str) -> None:
+        try:
+            await self.store.give(claims, holder=holder)
+        except BackendUnavailable as exc:
+            if self._unavailable is None:
+                raise
+            self._unavailable.not_settled(PART, exc)
 
 
 def request_tokens(request: ChatRequest | EmbeddingRequest) -> int:

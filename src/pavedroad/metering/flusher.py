@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import orjson
+from prometheus_client import Counter, Gauge
 
 from pavedroad.metering.journal import (
     JournalFile,
@@ -26,34 +27,59 @@ from pavedroad.metering.journal import (
     read_lines,
     writers_in,
 )
-from pavedroad.metering.metrics import MeteringMetrics
-from pavedroad.store.ledger import LedgerRepository
 
 log = logging.getLogger("pavedroad.metering")
 
 MAX_BACKOFF = 5.0  # a flush attempt is cheap; recover soon after the store does
 
 
-def parse_records(lines: list[bytes], on_bad: Callable[[], None]) -> list[dict[str, Any]]:
+LEDGER_FIELDS = ("request_id", "started_at")
+
+
+class JournalSink(Protocol):
+    """Where a flusher applies journal records: the spend ledger, the audit trail. `apply`
+    stores the records and the file's new offset in one transaction."""
+
+    async def offsets(self, writer: str) -> dict[str, int]: ...
+
+    async def apply(self, records: Sequence[Mapping[str, Any]], *, writer: str, file: str,
+                    offset: int) -> int: ...
+
+    async def close_writer(self, writer: str) -> int: ...
+
+    async def forget_file(self, writer: str, file: str) -> None: ...
+
+
+class FlushMetrics(Protocol):
+    flushed: Counter
+    flush_failures: Counter
+    journal_errors: Counter
+    journal_pending: Gauge
+
+
+def parse_records(lines: list[bytes], on_bad: Callable[[], None],
+                  required: Sequence[str] = LEDGER_FIELDS) -> list[dict[str, Any]]:
     records = []
     for line in lines:
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
             record = None
-        if isinstance(record, dict) and record.get("request_id") and record.get("started_at"):
+        if isinstance(record, dict) and all(record.get(name) for name in required):
             records.append(record)
         else:
             on_bad()
-            log.error("skipping a journal line that is not a ledger record: %.200r", line)
+            log.error("skipping a journal line that is not a whole record: %.200r", line)
     return records
 
 
 class LedgerFlusher:
     def __init__(
-        self, writer: JournalWriter, repository: LedgerRepository, metrics: MeteringMetrics,
+        self, writer: JournalWriter, repository: JournalSink, metrics: FlushMetrics,
         *, interval: float, batch_records: int, orphan_scan_seconds: float = 10.0,
+        required: Sequence[str] = LEDGER_FIELDS,
     ) -> None:
+        self._required = tuple(required)
         self._writer = writer
         self._repository = repository
         self._metrics = metrics
@@ -136,7 +162,8 @@ class LedgerFlusher:
                                             max_lines=self._batch)
             if not chunk.lines:
                 break
-            records = parse_records(chunk.lines, self._metrics.journal_errors.inc)
+            records = parse_records(chunk.lines, self._metrics.journal_errors.inc,
+                                    self._required)
             await self._repository.apply(records, writer=writer, file=file.name,
                                          offset=chunk.end)
             position = positions[file.name] = chunk.end

@@ -16,12 +16,14 @@ import hashlib
 import logging
 import re
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pavedroad.config.models import LedgerConfig, Settings
-from pavedroad.metering.flusher import LedgerFlusher
+from pavedroad.metering.flusher import LEDGER_FIELDS, FlushMetrics, JournalSink, LedgerFlusher
 from pavedroad.metering.journal import JournalWriter
 from pavedroad.metering.metrics import MeteringMetrics
 from pavedroad.metering.prices import PriceCatalog
@@ -48,10 +50,15 @@ def journal_dir_for(settings: Settings) -> Path:
 
 
 class FlusherThread:
-    """Runs a `LedgerFlusher` on a daemon thread with its own loop and engine."""
+    """Runs a `LedgerFlusher` on a daemon thread with its own loop and engine. The audit
+    trail runs one too, with its own repository (`sink`) and record fields."""
 
     def __init__(self, writer: JournalWriter, store_url: str, config: LedgerConfig,
-                 metrics: MeteringMetrics) -> None:
+                 metrics: FlushMetrics, *,
+                 sink: Callable[[AsyncEngine], JournalSink] = LedgerRepository,
+                 required: Sequence[str] = LEDGER_FIELDS, name: str = "ledger-flusher") -> None:
+        self._sink = sink
+        self._required = required
         self._writer = writer
         self._store_url = store_url
         self._config = config
@@ -59,7 +66,7 @@ class FlusherThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._started = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="ledger-flusher", daemon=True)
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -78,9 +85,10 @@ class FlusherThread:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         engine = create_engine(self._store_url)
-        flusher = LedgerFlusher(self._writer, LedgerRepository(engine), self._metrics,
+        flusher = LedgerFlusher(self._writer, self._sink(engine), self._metrics,
                                 interval=self._config.flush_seconds,
-                                batch_records=self._config.batch_records)
+                                batch_records=self._config.batch_records,
+                                required=self._required)
         try:
             await flusher.start()
             self._started.set()

@@ -115,13 +115,17 @@ def _bucket(rows: Iterable[Mapping[str, Any]], period: str) -> dict[tuple[str, A
 async def spend_report(
     repository: LedgerRepository, *, by: str, period: str, first: dt.date | None = None,
     last: dt.date | None = None, names: Mapping[str, str] | None = None,
-    today: dt.date | None = None,
+    today: dt.date | None = None, tenant: str | None = None,
 ) -> SpendReport:
+    """`tenant`: only that tenant's spend (a tenant admin's report; not for tag reports,
+    whose rollups are not kept per tenant)."""
     check_query(by, period)
+    if tenant is not None and by.startswith("tag:"):
+        raise InvalidRequest("spend by tag is not available for one tenant", param="by")
     start, end = date_range(period, first, last, today=today)
     a, b = start.isoformat(), end.isoformat()
     if by == "user":
-        sums = _bucket(await repository.daily_users(a, b), period)
+        sums = _bucket(await repository.daily_users(a, b, tenant=tenant), period)
     elif by.startswith("tag:"):
         sums = _bucket(await repository.daily_tag(by[4:], a, b), period)
         # What requests without this tag spent, so the report adds up to the total.
@@ -136,7 +140,7 @@ async def spend_report(
             if rest[0] > 0:
                 sums[(when, None)] = rest
     else:
-        sums = _bucket(await repository.daily(by, a, b), period)
+        sums = _bucket(await repository.daily(by, a, b, tenant=tenant), period)
     names = names or {}
     lines: list[dict[str, Any]] = []
     for (when, group), values in sums.items():

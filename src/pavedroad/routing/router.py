@@ -22,6 +22,7 @@ from pavedroad.core.errors import (
     ModelNotFound,
     NoDeploymentAvailable,
     PavedroadError,
+    PolicyDenied,
     RateLimited,
     UpstreamError,
     UpstreamTimeout,
@@ -36,6 +37,7 @@ from pavedroad.core.types import (
     EmbeddingResponse,
     Usage,
 )
+from pavedroad.routing.allow import RouteFilter
 from pavedroad.routing.breaker import BreakerState
 from pavedroad.routing.deployment import Deployment
 from pavedroad.routing.gate import Busy, DeploymentGate, Permit
@@ -112,13 +114,25 @@ class Router:
         return model
 
     def candidates(
-        self, model_name: str, *, headers: Mapping[str, str], caller: Caller, trace: RouteTrace
+        self, model_name: str, *, headers: Mapping[str, str], caller: Caller, trace: RouteTrace,
+        allow: RouteFilter | None = None,
     ) -> list[Deployment]:
         model = self.model(model_name)
         if model_name in self.switches.models:
             raise ModelDisabled(f"model {model_name!r} is switched off by an administrator")
-        names = plan(model.route, headers=headers, caller=caller, rng=self._rng,
-                     latency_of=lambda n: self.deployments[n].latency.estimate())
+        if allow is not None and allow.pinned:
+            names = [n for n in allow.pinned if n in self.deployments]
+        else:
+            names = plan(model.route, headers=headers, caller=caller, rng=self._rng,
+                         latency_of=lambda n: self.deployments[n].latency.estimate())
+        if allow is not None and not allow.open and names:
+            kept = [n for n in names if allow.admits(self.deployments[n])]
+            if not kept:
+                trace.attempts.extend(Attempt(n, PolicyDenied.code) for n in names)
+                raise PolicyDenied(
+                    f"the policy allows none of the deployments that serve {model_name!r} "
+                    "(approved models and regions only)", param="model")
+            names = kept
         if not names:
             # A conditional route with no matching rule and no default: nothing was
             # switched off, so saying "disabled" would send the operator the wrong way.
@@ -244,9 +258,10 @@ class Router:
         base = min(retries.backoff_max, retries.backoff_initial * (2.0**attempt_no))
         return base * (0.5 + self._rng.random() / 2)  # jitter: half to full
 
-    async def chat(self, request: ChatRequest, trace: RouteTrace) -> tuple[ChatResponse, Deployment]:
+    async def chat(self, request: ChatRequest, trace: RouteTrace, *,
+                   allow: RouteFilter | None = None) -> tuple[ChatResponse, Deployment]:
         deps = self.candidates(request.model, headers=request.headers, caller=request.caller,
-                               trace=trace)
+                               trace=trace, allow=allow)
         return await self._run(deps, trace, lambda d: d.provider.chat(request, timeouts=d.timeouts),
                                request=request)
 
@@ -259,10 +274,11 @@ class Router:
                                lambda d: d.provider.embed(request, timeouts=d.timeouts),
                                request=request)
 
-    async def open_stream(self, request: ChatRequest, trace: RouteTrace) -> StreamStart:
+    async def open_stream(self, request: ChatRequest, trace: RouteTrace, *,
+                          allow: RouteFilter | None = None) -> StreamStart:
         """Start a stream; failures before its first chunk fall back like any other error."""
         deps = self.candidates(request.model, headers=request.headers, caller=request.caller,
-                               trace=trace)
+                               trace=trace, allow=allow)
 
         async def first_chunk(dep: Deployment) -> StreamStart:
             started = time.perf_counter()

@@ -82,4 +82,5 @@ class KeyCache:
             team=team.name, metadata=record.metadata, key_limits=Limits.from_dict(record.limits),
             app=subject(app), team_subject=subject(team), tenant=subject(tenant),
             tags={**app.tags, **record.tags}, fail_open=app.fail_mode == "open",
+            tenant_admin=record.role == "tenant_admin",
         )

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pavedroad.audit.record import AdminAudit
 from pavedroad.budgets.model import SCOPES, Budget, to_usd, user_subject
 from pavedroad.budgets.period import parse_period
 from pavedroad.budgets.store import Balance, BudgetStore
@@ -45,7 +46,9 @@ class BudgetAdmin:
     def __init__(
         self, repository: BudgetRepository, directory: OrgDirectory, keys: KeyRepository,
         spend: SpendSource, *, book: BudgetBook | None = None, store: BudgetStore | None = None,
+        audit: AdminAudit | None = None,
     ) -> None:
+        self.audit = audit
         self._repository = repository
         self._directory = directory
         self._keys = keys
@@ -55,7 +58,7 @@ class BudgetAdmin:
 
     async def set(
         self, *, scope: str, subject: str, amount: float, period: str = "month",
-        soft: float | None = None, hard: bool = True,
+        soft: float | None = None, hard: bool = True, actor: str = "cli",
     ) -> tuple[BudgetView, bool]:
         """Create the budget of (scope, subject, period), or change it; and whether created."""
         if scope not in SCOPES:
@@ -71,23 +74,53 @@ class BudgetAdmin:
             raise InvalidRequest("soft is the share of the amount that raises an alert: "
                                  "more than 0 and at most 1 (e.g. 0.8)", param="soft")
         subject_id, display = await self._resolve(scope, subject)
+        before = next((b.public() for b in await self._repository.all()
+                       if (b.scope, b.subject_id, b.period) == (scope, subject_id, which)), None)
         budget, created = await self._repository.put(
             scope=scope, subject_id=subject_id, subject=display, period=which, amount=amount,
             soft=soft, hard=hard)
         if self._book is not None:
             await self._book.adopt(budget)
+        await self._audited(actor, "budget.set", budget, before, budget.public())
         return (await self._views([budget]))[0], created
 
     async def all(self) -> list[BudgetView]:
         return await self._views(await self._repository.all())
 
-    async def delete(self, budget_id: str) -> Budget:
+    async def delete(self, budget_id: str, *, actor: str = "cli") -> Budget:
+        before = next((b.public() for b in await self._repository.all() if b.id == budget_id),
+                      None)
         budget = await self._repository.delete(budget_id)
         if budget is None:
             raise NotFound(f"no budget {budget_id!r}; `GET /admin/budgets` lists them")
         if self._book is not None:
             await self._book.adopt(budget)
+        await self._audited(actor, "budget.delete", budget, before, None)
         return budget
+
+    async def tenant_of(self, budget: Budget) -> str | None:
+        """The tenant a budget's subject belongs to (tenant admins see only theirs)."""
+        directory = self._directory
+        if budget.scope == "tenant":
+            return budget.subject_id
+        if budget.scope == "user":
+            return budget.subject_id.partition("/")[0]
+        if budget.scope == "team":
+            team = directory.teams.get(budget.subject_id)
+            return team.tenant_id if team else None
+        app_id = budget.subject_id
+        if budget.scope == "key":
+            key = await self._keys.find(budget.subject_id)
+            app_id = key.app_id if key else ""
+        chain = directory.chain(app_id)
+        return chain[2].id if chain else None
+
+    async def _audited(self, actor: str, action: str, budget: Budget, before: Any,
+                       after: Any) -> None:
+        if self.audit is not None:
+            await self.audit.admin_action(actor=actor, action=action, target=budget.id,
+                                          before=before, after=after,
+                                          tenant_id=await self.tenant_of(budget))
 
     async def _resolve(self, scope: str, ref: str) -> tuple[str, str]:
         """A subject as people name it -> (its id, its display name)."""

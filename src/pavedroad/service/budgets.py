@@ -21,16 +21,18 @@ from pavedroad.budgets.model import Budget, to_nanos, to_usd, usd, user_subject
 from pavedroad.budgets.period import Window
 from pavedroad.budgets.store import GRACE_SECONDS, Account, Balance, BudgetStore
 from pavedroad.config.models import ModelConfig
-from pavedroad.core.errors import BudgetExceeded
+from pavedroad.core.errors import BackendUnavailable, BudgetExceeded
 from pavedroad.core.types import Caller, ChatRequest
 from pavedroad.metering.cost import route_deployments, worst_case_cost
 from pavedroad.metering.prices import PriceCatalog
 from pavedroad.metering.tags import USER_HEADER, end_user
 from pavedroad.service.background import Spawn
+from pavedroad.service.degraded import Degraded
 from pavedroad.service.pipeline import ChatResult, Exchange, Next
 
 log = logging.getLogger("pavedroad.budgets")
 _CLOCK_SLACK = 5.0
+SETTLE_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # about a minute in all
 
 
 class SpendSource(Protocol):
@@ -86,6 +88,8 @@ class BudgetBook:
         self._high_water = 0.0
         self._dirty = True  # budgets changed since the last complete seeding
         self._next_rollover = 0.0  # when the soonest current window ends
+        self._generation: str | None = None  # the store's contents this process seeded
+        self._unseeded = False  # the last seeding failed (a shared store unreachable)
         self._seeding = asyncio.Lock()  # the refresher and admin calls may seed at once
 
     def __bool__(self) -> bool:
@@ -125,9 +129,25 @@ class BudgetBook:
 
     async def seed(self) -> None:
         """Start each budget's current account from the ledger, once per period. A budget
-        is enforced only once seeded, so its first requests cannot start from zero."""
+        is enforced only once seeded, so its first requests cannot start from zero.
+
+        A shared store that lost its contents (Redis restarted empty) is seeded again in
+        full; while it cannot be reached, seeding waits for a later refresh."""
         async with self._seeding:
-            await self._seed()
+            try:
+                generation = await self._store.generation()
+                if generation is None or generation != self._generation:
+                    self._seeded.clear()
+                    self._dirty = True
+                await self._seed()
+                if generation is None or generation != self._generation:
+                    self._generation = await self._store.mark_seeded()
+                self._unseeded = False
+            except BackendUnavailable as exc:
+                self._dirty = True
+                if not self._unseeded:
+                    log.warning("budget accounts not seeded: %s; retrying at every refresh", exc)
+                self._unseeded = True
 
     async def _seed(self) -> None:
         now = self._clock()
@@ -192,9 +212,10 @@ class BudgetGuard:
     (all or none), call, then settle to the actual cost in a finalizer."""
 
     def __init__(self, book: BudgetBook, store: BudgetStore, estimator: CostEstimator, *,
-                 alerts: BudgetAlerts, spawn: Spawn,
+                 alerts: BudgetAlerts, spawn: Spawn, degraded: Degraded | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._book = book
+        self._degraded = degraded or Degraded()
         self._store = store
         self._estimator = estimator
         self._alerts = alerts
@@ -216,7 +237,11 @@ class BudgetGuard:
         accounts = [_account(b, w) for b, w in zip(budgets, windows, strict=True)]
         amount = (to_nanos(self._estimator.worst_case(request))
                   if any(b.hard for b in budgets) else 0)
-        shortfall = await self._store.reserve(accounts, amount, holder=request.request_id)
+        try:
+            shortfall = await self._store.reserve(accounts, amount, holder=request.request_id)
+        except BackendUnavailable as exc:  # shared accounts unreachable: the app decides
+            self._degraded.admit(request.caller, "budgets", exc)
+            return await call_next(exchange)
         if shortfall is not None:
             i = shortfall.index
             raise _exceeded(budgets[i], windows[i], shortfall.balance, amount)
@@ -232,16 +257,39 @@ class BudgetGuard:
             actual = 0  # nothing reached an upstream: nothing was billed
         else:
             actual = amount  # served but unpriced: what was reserved for it stays spent
-        spent = await self._store.settle(accounts, reserved=amount, actual=actual,
-                                         holder=exchange.request.request_id)
+        spent = await self._settled(accounts, amount, actual, exchange.request.request_id)
+        if spent is None:
+            return
         for budget, window, account, total in zip(budgets, windows, accounts, spent, strict=True):
             soft = budget.soft_nanos
             marker = f"alert:{account.key}"
             if soft is None or total < soft or marker in self._alerted:
                 continue
             self._remember_alert(marker, account.expires_at)
-            if await self._store.once(marker, expires_at=account.expires_at):
+            try:
+                first = await self._store.once(marker, expires_at=account.expires_at)
+            except BackendUnavailable:
+                first = True  # better an alert twice than none
+            if first:
                 self._alerts.crossed(budget, total, window)
+
+    async def _settled(self, accounts: Sequence[Account], amount: int, actual: int,
+                       holder: str) -> list[int] | None:
+        """Settle, retrying through a shared store's short outage (a late settlement is
+        safe: it releases only what this holder still holds). After that the spend is
+        only in the ledger, and the account under-counts it until its period ends."""
+        failure: BackendUnavailable | None = None
+        for delay in (*SETTLE_RETRY_SECONDS, None):
+            try:
+                return await self._store.settle(accounts, reserved=amount, actual=actual,
+                                                holder=holder)
+            except BackendUnavailable as exc:
+                failure = exc
+                if delay is not None:
+                    await asyncio.sleep(delay)
+        assert failure is not None
+        self._degraded.not_settled("budgets", failure)
+        return None
 
     def _remember_alert(self, marker: str, expires_at: float | None) -> None:
         if len(self._alerted) >= 1024:  # forget periods long over, so this cannot grow

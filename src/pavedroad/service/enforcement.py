@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pavedroad.audit.record import AdminAudit
 from pavedroad.budgets.store import BudgetStore, LocalBudgetStore
 from pavedroad.config.models import Settings
 from pavedroad.core.types import Limits
@@ -20,6 +21,7 @@ from pavedroad.metering.prices import PriceCatalog
 from pavedroad.service.background import Background
 from pavedroad.service.budget_admin import BudgetAdmin
 from pavedroad.service.budgets import BudgetAlerts, BudgetBook, BudgetGuard, RouteCostEstimator
+from pavedroad.service.degraded import Degraded
 from pavedroad.service.limits import RateLimits
 from pavedroad.service.org import OrgDirectory
 from pavedroad.service.pipeline import Stage
@@ -34,15 +36,18 @@ class Limiting:
     background: Background
     counters: CounterStore
     gate: DeploymentLimiter | None  # None: no deployment has limits
+    degraded: Degraded  # what requests do while a shared store is unreachable
 
 
-def build_limiting(settings: Settings, *, counters: CounterStore | None = None) -> Limiting:
+def build_limiting(settings: Settings, *, counters: CounterStore | None = None,
+                   registry: CollectorRegistry | None = None) -> Limiting:
     background = Background()
     counters = counters or LocalCounterStore()
+    degraded = Degraded(registry)
     gate = DeploymentLimiter(
         counters, {d.name: Limits(d.limits.rpm, d.limits.tpm, d.limits.concurrent)
-                   for d in settings.deployments}, spawn=background.spawn)
-    return Limiting(background, counters, gate if gate else None)
+                   for d in settings.deployments}, spawn=background.spawn, unavailable=degraded)
+    return Limiting(background, counters, gate if gate else None, degraded)
 
 
 @dataclass(slots=True)
@@ -69,6 +74,7 @@ def build_enforcement(
     catalog: PriceCatalog,
     registry: CollectorRegistry,
     budget_store: BudgetStore | None = None,
+    audit: AdminAudit | None = None,
 ) -> Enforcement:
     spawn = limiting.background.spawn
     budget_store = budget_store or LocalBudgetStore()
@@ -78,9 +84,10 @@ def build_enforcement(
     estimator = RouteCostEstimator({m.name: m for m in settings.models}, catalog,
                                    default_max_tokens=settings.metering.reserve_max_tokens)
     stages: list[Stage] = [
-        RateLimits(limiting.counters, spawn=spawn),
-        BudgetGuard(book, budget_store, estimator, alerts=BudgetAlerts(registry), spawn=spawn),
+        RateLimits(limiting.counters, spawn=spawn, degraded=limiting.degraded),
+        BudgetGuard(book, budget_store, estimator, alerts=BudgetAlerts(registry), spawn=spawn,
+                    degraded=limiting.degraded),
     ]
     admin = BudgetAdmin(repository, directory, KeyRepository(engine), spend, book=book,
-                        store=budget_store)
+                        store=budget_store, audit=audit)
     return Enforcement(limiting, budget_store, book, admin, stages)

@@ -12,9 +12,11 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pavedroad.audit.trail import AuditTrail, build_audit
 from pavedroad.cache import ResponseCache, build_response_cache
 from pavedroad.config.loader import ConfigError, ConfigProblem
 from pavedroad.config.models import Settings
@@ -32,12 +34,16 @@ from pavedroad.service.enforcement import Enforcement, build_enforcement, build_
 from pavedroad.service.failmode import FailMode, StoreHealth
 from pavedroad.service.keys import KeyAdmin
 from pavedroad.service.org import OrgAdmin, OrgDirectory
+from pavedroad.service.policy_assembly import PolicyStages, build_policy_stages
 from pavedroad.service.switches import SwitchAdmin
 from pavedroad.store.database import create_engine, migrate
 from pavedroad.store.keys import KeyRepository
 from pavedroad.store.org import OrgRepository
 from pavedroad.store.switches import SwitchRepository
 from pavedroad.telemetry.metrics import GatewayMetrics
+
+if TYPE_CHECKING:  # at run time only when `redis.url` is set (the optional `redis` extra)
+    from pavedroad.service.scale_out import SharedState
 
 log = logging.getLogger("pavedroad")
 
@@ -88,6 +94,9 @@ class Gateway:
     metering: Metering | None = None
     enforcement: Enforcement | None = None  # rate limits and budgets
     cache: ResponseCache | None = None
+    shared: SharedState | None = None  # Redis, when `redis.url` is set
+    audit: AuditTrail | None = None  # None: `audit.enabled: false`
+    policy: PolicyStages | None = None
     started_at: float = field(default_factory=time.time)
     ready: bool = False
     health: StoreHealth = field(default_factory=StoreHealth)
@@ -97,8 +106,12 @@ class Gateway:
         await asyncio.to_thread(migrate, self.settings.store.url)
         if self.metering is not None:
             await self.metering.start()  # replays any journal a crashed process left
+        if self.audit is not None:
+            await self.audit.start()  # the same for the audit journal
         await self.keys.refresh()
         await self.switch_admin.reload()
+        if self.shared is not None:
+            await self.shared.start()
         if self.enforcement is not None:  # after the ledger's replay: budgets start from it
             await self.enforcement.refresh()
         self.health.set(True)
@@ -136,9 +149,28 @@ class Gateway:
         await self.transport.aclose()
         if self.enforcement is not None:
             await self.enforcement.stop()  # settle what requests left behind
+        if self.shared is not None:
+            if self.cache is not None:
+                await self.cache.drain()  # answers on their way into Redis
+            await self.shared.aclose()
         if self.metering is not None:
             await self.metering.stop()  # flushes the ledger journal while the store is open
+        if self.audit is not None:
+            await self.audit.stop()
         await self.engine.dispose()
+
+
+def _shared_state(settings: Settings) -> SharedState | None:
+    """The Redis stores when `redis.url` is set; None: every store in this process."""
+    if settings.redis.url is None:
+        return None
+    try:  # imported here: Redis is an optional dependency, needed only for scale-out
+        from pavedroad.service.scale_out import connect_shared_state
+    except ImportError as exc:
+        raise ConfigError([ConfigProblem(
+            "redis.url", f"needs the redis package: pip install 'pavedroad[redis]' ({exc})")],
+        ) from exc
+    return connect_shared_state(settings)
 
 
 def build_gateway(
@@ -154,24 +186,35 @@ def build_gateway(
     deployments = build_deployments(settings, registry, transport, env=environ)
     metrics = GatewayMetrics()
     switches = KillSwitches()
-    limiting = build_limiting(settings)
+    shared = _shared_state(settings)
+    limiting = build_limiting(settings, counters=shared.counters if shared else None,
+                              registry=metrics.registry)
     router = Router(deployments, {m.name: m for m in settings.models}, switches,
                     observer=metrics, gate=limiting.gate)
     for name in deployments:
         metrics.breaker(name, router.deployments[name].breaker.state)
     engine = create_engine(settings.store.url)
     metering = build_metering(settings, engine, metrics.registry)
+    audit = build_audit(settings, engine, registry=metrics.registry, plugins=registry)
+    admin_audit = audit.admin if audit is not None else None
     org_repository = OrgRepository(engine)
     directory = OrgDirectory(org_repository)
     # First stage after model access: a hit reserves no limits or budget, calls no upstream.
     cache = build_response_cache(
         settings.cache, router, registry=metrics.registry,
+        store=shared.cache if shared and settings.cache.backend != "memory" else None,
         app_settings=lambda app_id: getattr(directory.apps.get(app_id), "settings", None))
     keys = KeyCache(KeyRepository(engine), directory,
                     master_key=environ.get("PAVEDROAD_MASTER_KEY"))
     enforcement = build_enforcement(settings, engine, directory, limiting,
-                                    catalog=metering.catalog, registry=metrics.registry)
+                                    catalog=metering.catalog, registry=metrics.registry,
+                                    budget_store=shared.budgets if shared else None,
+                                    audit=admin_audit)
     health = StoreHealth(ok=False)
+    policy = build_policy_stages(settings, registry, router, directory, count=metrics.finding)
+    # After the policy stage (it decides the logging level), before the call.
+    audit_stages = [audit.capture] if audit is not None else []
+    observers = [*metering.observers, *([audit.observer] if audit is not None else [])]
     known = {
         "deployment": set(deployments),
         "model": {m.name for m in settings.models},
@@ -179,14 +222,20 @@ def build_gateway(
     }
     return Gateway(
         settings=settings, router=router, chat=ChatService(router, metrics, meter=metering.meter,
-                                                         stages=[FailMode(health), cache,
-                                                                 *enforcement.stages],
-                                                         observers=metering.observers),
+                                                         stages=[FailMode(health),
+                                                                 *policy.front, cache,
+                                                                 *audit_stages,
+                                                                 *enforcement.stages,
+                                                                 *policy.back],
+                                                         observers=observers),
         embeddings=EmbeddingService(router, metrics), metrics=metrics, keys=keys,
         key_admin=KeyAdmin(KeyRepository(engine), directory, cache=keys,
-                           known_models=[m.name for m in settings.models]),
-        org_admin=OrgAdmin(org_repository, directory),
-        switch_admin=SwitchAdmin(SwitchRepository(engine), known=known, live=switches),
+                           known_models=[m.name for m in settings.models], audit=admin_audit),
+        org_admin=OrgAdmin(org_repository, directory, audit=admin_audit,
+                           vocabulary=settings.policy),
+        switch_admin=SwitchAdmin(SwitchRepository(engine), known=known, live=switches,
+                                 audit=admin_audit, resolve_app=lambda ref: directory.app(ref).id),
         transport=transport, engine=engine, metering=metering,
-        cache=cache, enforcement=enforcement, health=health,
+        cache=cache, enforcement=enforcement, health=health, audit=audit, policy=policy,
+        shared=shared,
     )

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
+from pavedroad.audit.record import AdminAudit
 from pavedroad.cache.policy import app_cache_settings
+from pavedroad.config.policy import PolicyConfig
 from pavedroad.core.errors import InvalidRequest, NotFound
 from pavedroad.core.ids import new_id
 from pavedroad.core.types import Limits, Subject
@@ -131,21 +134,47 @@ def subject(record: TenantRecord | TeamRecord | AppRecord) -> Subject:
 
 
 class OrgAdmin:
-    def __init__(self, repository: OrgRepository, directory: OrgDirectory) -> None:
+    def __init__(self, repository: OrgRepository, directory: OrgDirectory, *,
+                 vocabulary: PolicyConfig | None = None,
+                 audit: AdminAudit | None = None) -> None:
         self._repository = repository
         self.directory = directory
+        self._vocabulary = vocabulary or PolicyConfig()
+        self._audit = audit
+
+    async def _audited(self, actor: str, action: str, target: str, before: Any, after: Any,
+                       tenant_id: str) -> None:
+        if self._audit is not None:
+            await self._audit.admin_action(actor=actor, action=action, target=target,
+                                           before=before, after=after, tenant_id=tenant_id)
+
+    def _classes(self, risk_class: str | None, data_classification: str | None,
+                 ) -> tuple[str, str]:
+        vocab = self._vocabulary
+        risk = risk_class or vocab.default_risk_class
+        data = data_classification or vocab.default_data_classification
+        if risk not in vocab.risk_classes:
+            raise InvalidRequest(f"risk_class must be one of {', '.join(vocab.risk_classes)}",
+                                 param="risk_class")
+        if data not in vocab.data_classifications:
+            raise InvalidRequest("data_classification must be one of "
+                                 f"{', '.join(vocab.data_classifications)}",
+                                 param="data_classification")
+        return risk, data
 
     async def create_tenant(self, name: str, *, limits: dict[str, Any] | None = None,
-                            ) -> TenantRecord:
+                            actor: str = "cli") -> TenantRecord:
         await self.directory.refresh()
         now = time.time()
         record = TenantRecord(new_id("ten"), check_name(name, "tenant"), check_limits(limits), now)
         await self._repository.add_tenant(record, now=now)
         self.directory.remember_tenant(record)
+        await self._audited(actor, "tenant.create", record.id, None, record.public(),
+                           record.id)
         return record
 
     async def create_team(self, tenant: str, name: str, *, limits: dict[str, Any] | None = None,
-                          ) -> TeamRecord:
+                          actor: str = "cli") -> TeamRecord:
         await self.directory.refresh()
         owner = self.directory.tenant(tenant)
         now = time.time()
@@ -153,21 +182,44 @@ class OrgAdmin:
                             check_limits(limits), now)
         await self._repository.add_team(record, now=now)
         self.directory.remember_team(record)
+        await self._audited(actor, "team.create", record.id, None, record.public(), owner.id)
         return record
 
     async def create_app(
         self, team: str, name: str, *, limits: dict[str, Any] | None = None,
         tags: dict[str, str] | None = None, fail_mode: str = "open",
-        settings: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None, risk_class: str | None = None,
+        data_classification: str | None = None, actor: str = "cli",
     ) -> AppRecord:
         await self.directory.refresh()
         owner = self.directory.team(team)
         if fail_mode not in ("open", "closed"):
             raise InvalidRequest("fail_mode must be `open` or `closed`", param="fail_mode")
         app_cache_settings(settings)  # a typo must fail here, not be ignored per request
+        risk, data = self._classes(risk_class, data_classification)
         now = time.time()
         record = AppRecord(new_id("app"), owner.id, check_name(name, "app"), check_limits(limits),
-                           dict(tags or {}), fail_mode, now, dict(settings or {}))
+                           dict(tags or {}), fail_mode, now, dict(settings or {}), risk, data)
         await self._repository.add_app(record, now=now)
         self.directory.remember_app(record)
+        await self._audited(actor, "app.create", record.id, None, record.public(),
+                           owner.tenant_id)
         return record
+
+    async def update_app(self, ref: str, *, risk_class: str | None = None,
+                         data_classification: str | None = None, actor: str = "cli",
+                         ) -> tuple[AppRecord, AppRecord]:
+        """Change an app's risk class and/or data classification; (before, after)."""
+        await self.directory.refresh()
+        before = self.directory.app(ref)
+        risk, data = self._classes(risk_class or before.risk_class,
+                                   data_classification or before.data_classification)
+        now = time.time()
+        await self._repository.update_app(before.id, now=now, risk_class=risk,
+                                          data_classification=data)
+        after = replace(before, risk_class=risk, data_classification=data, updated_at=now)
+        self.directory.remember_app(after)
+        team = self.directory.teams.get(after.team_id)
+        await self._audited(actor, "app.update", after.id, before.public(), after.public(),
+                            team.tenant_id if team else "")
+        return before, after

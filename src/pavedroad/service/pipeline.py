@@ -14,6 +14,8 @@ from typing import Protocol
 
 from pavedroad.core.errors import PavedroadError
 from pavedroad.core.types import ChatChunk, ChatRequest, ChatResponse, Usage
+from pavedroad.policy.decision import AppliedFinding, Decision
+from pavedroad.routing.allow import RouteFilter
 from pavedroad.routing.deployment import Deployment
 from pavedroad.routing.router import RouteTrace
 
@@ -46,6 +48,14 @@ class Exchange:
     usage_source: str = "none"  # provider | estimated | none
     # Characters of answer text seen, for estimating tokens when the upstream reports none.
     output_chars: int = 0
+    # The answer's text, kept only when a stage asks for it by setting a list (the audit
+    # trail at logging level `full` or `redacted`).
+    answer: list[str] | None = None
+    # The policy's decision for this request (None: no policy stage ran), the allow-list
+    # it gives the router, and what the guardrails found and did (for audit and metrics).
+    policy: Decision | None = None
+    allow: RouteFilter | None = None
+    findings: list[AppliedFinding] = field(default_factory=list)
     # Headers a stage wants on the answer (rate-limit state, cache status); the API adds them.
     response_headers: dict[str, str] = field(default_factory=dict)
     finalizers: list[Finalizer] = field(default_factory=list)

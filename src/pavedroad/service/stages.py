@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any
 
 from pavedroad.core.errors import (
     InvalidRequest,
@@ -59,13 +60,17 @@ class RouteAndCall:
 
     async def __call__(self, exchange: Exchange) -> ChatResult:
         if not exchange.request.stream:
-            response, dep = await self._router.chat(exchange.request, exchange.trace)
+            response, dep = await self._router.chat(exchange.request, exchange.trace,
+                                                    allow=exchange.allow)
             exchange.usage = response.usage
             if response.usage is None:
                 exchange.output_chars = answer_chars(response.body)
+            if exchange.answer is not None:
+                exchange.answer.extend(answer_texts(response.body))
             exchange.deployment = dep
             return response
-        start = await self._router.open_stream(exchange.request, exchange.trace)
+        start = await self._router.open_stream(exchange.request, exchange.trace,
+                                               allow=exchange.allow)
         exchange.deployment = start.deployment
         exchange.first_token_at = time.perf_counter()
         # Before the response headers go out, not at the first chunk: once a caller holds
@@ -101,6 +106,8 @@ class _Relay:
             chunk = start.first
             while chunk is not None:
                 exchange.output_chars += chunk_chars(chunk)
+                if exchange.answer is not None:
+                    exchange.answer.extend(delta_texts(chunk))
                 usage = chunk.get("usage")
                 if usage:
                     exchange.usage = Usage.from_openai(usage)
@@ -144,3 +151,18 @@ async def _close(stream: AsyncIterator[object]) -> None:
     if aclose is not None:
         with contextlib.suppress(RuntimeError, UpstreamError):
             await aclose()
+
+
+def answer_texts(body: Mapping[str, Any]) -> list[str]:
+    """The answer text of a complete `chat.completion` (for an audit that keeps it)."""
+    choices = body.get("choices")
+    return [choice["message"]["content"] for choice in choices or ()
+            if isinstance(choice, dict) and isinstance(choice.get("message"), dict)
+            and isinstance(choice["message"].get("content"), str)]
+
+
+def delta_texts(chunk: Mapping[str, Any]) -> list[str]:
+    """The answer text in one stream chunk."""
+    return [choice["delta"]["content"] for choice in chunk.get("choices") or ()
+            if isinstance(choice, dict) and isinstance(choice.get("delta"), dict)
+            and isinstance(choice["delta"].get("content"), str)]

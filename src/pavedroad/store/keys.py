@@ -27,6 +27,7 @@ class KeyRecord:
     metadata: dict[str, str] = field(default_factory=dict)
     limits: dict[str, int] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    role: str = "caller"  # caller | tenant_admin (docs/adr/0012)
 
     def public(self) -> dict[str, Any]:
         """What the admin API and CLI may show (never the hash)."""
@@ -35,7 +36,7 @@ class KeyRecord:
             "models": list(self.models) if self.models is not None else None,
             "app_id": self.app_id, "limits": self.limits, "tags": self.tags,
             "metadata": self.metadata, "created_at": self.created_at,
-            "expires_at": self.expires_at, "revoked_at": self.revoked_at,
+            "expires_at": self.expires_at, "revoked_at": self.revoked_at, "role": self.role,
         }
 
 
@@ -45,7 +46,7 @@ def _record(row: Any) -> KeyRecord:
         models=tuple(row.models) if row.models is not None else None, app_id=row.app_id,
         created_at=row.created_at, expires_at=row.expires_at, revoked_at=row.revoked_at,
         updated_at=row.updated_at, metadata=dict(row.metadata or {}),
-        limits=dict(row.limits or {}), tags=dict(row.tags or {}),
+        limits=dict(row.limits or {}), tags=dict(row.tags or {}), role=row.role,
     )
 
 
@@ -62,7 +63,7 @@ class KeyRepository:
                 app_id=record.app_id, limits=record.limits, tags=record.tags,
                 metadata=record.metadata, created_at=record.created_at,
                 expires_at=record.expires_at, revoked_at=record.revoked_at,
-                updated_at=record.updated_at,
+                updated_at=record.updated_at, role=record.role,
             ))
 
     async def all(self, *, include_revoked: bool = False) -> list[KeyRecord]:

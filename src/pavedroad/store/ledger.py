@@ -201,11 +201,15 @@ class LedgerRepository:
 
     # --- reading ---------------------------------------------------------------------
 
-    async def rows(self, *, after: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Raw ledger rows in request-id (time) order, after the given request id."""
+    async def rows(self, *, after: str | None = None, limit: int = 100,
+                   tenant: str | None = None) -> list[dict[str, Any]]:
+        """Raw ledger rows in request-id (time) order, after the given request id (of
+        `tenant` only, when given)."""
         query = sa.select(ledger).order_by(ledger.c.request_id).limit(limit)
         if after:
             query = query.where(ledger.c.request_id > after)
+        if tenant is not None:
+            query = query.where(ledger.c.tenant_id == tenant)
         async with self._engine.connect() as conn:
             return [_plain(r) for r in (await conn.execute(query)).mappings()]
 
@@ -215,10 +219,14 @@ class LedgerRepository:
                 ledger.c.request_id == request_id))).mappings().first()
         return _plain(found) if found is not None else None
 
-    async def daily(self, dimension: str, first: str, last: str) -> list[dict[str, Any]]:
+    async def daily(self, dimension: str, first: str, last: str, *,
+                    tenant: str | None = None) -> list[dict[str, Any]]:
         """Rollup sums per day and `dimension` (a DIMENSIONS key) between two UTC days."""
         column = spend_daily.c[DIMENSIONS[dimension]]
-        return await self._grouped(spend_daily, column, spend_daily.c.day.between(first, last))
+        where: sa.ColumnElement[bool] = spend_daily.c.day.between(first, last)
+        if tenant is not None:
+            where = sa.and_(where, spend_daily.c.tenant_id == tenant)
+        return await self._grouped(spend_daily, column, where)
 
     async def daily_totals(self, first: str, last: str) -> list[dict[str, Any]]:
         return await self._grouped(spend_daily, None, spend_daily.c.day.between(first, last))
@@ -228,7 +236,8 @@ class LedgerRepository:
         return await self._grouped(table, table.c.tag_value,
                                    sa.and_(table.c.tag_key == tag, table.c.day.between(first, last)))
 
-    async def daily_users(self, first: str, last: str) -> list[dict[str, Any]]:
+    async def daily_users(self, first: str, last: str, *,
+                          tenant: str | None = None) -> list[dict[str, Any]]:
         """Per end user, straight from the ledger (no rollup keeps users)."""
         c = ledger.c
         sums = [sa.func.count().label("requests"),
@@ -237,7 +246,8 @@ class LedgerRepository:
                 sa.func.sum(sa.case((c.cost_nanousd.is_(None), 1), else_=0))
                 .label("unpriced_requests")]
         query = (sa.select(c.day, c.end_user.label("group"), *sums)
-                 .where(c.day.between(first, last), c.outcome != IN_PROGRESS)
+                 .where(c.day.between(first, last), c.outcome != IN_PROGRESS,
+                        *([c.tenant_id == tenant] if tenant is not None else []))
                  .group_by(c.day, c.end_user))
         async with self._engine.connect() as conn:
             return [_plain(r) for r in (await conn.execute(query)).mappings()]

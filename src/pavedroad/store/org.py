@@ -49,11 +49,14 @@ class AppRecord:
     fail_mode: str
     updated_at: float
     settings: dict[str, Any] = field(default_factory=dict)
+    risk_class: str = "minimal"
+    data_classification: str = "internal"
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "team_id": self.team_id, "name": self.name,
                 "limits": self.limits, "tags": self.tags, "fail_mode": self.fail_mode,
-                "settings": self.settings}
+                "settings": self.settings, "risk_class": self.risk_class,
+                "data_classification": self.data_classification}
 
 
 def _tenant(row: Any) -> TenantRecord:
@@ -66,7 +69,8 @@ def _team(row: Any) -> TeamRecord:
 
 def _app(row: Any) -> AppRecord:
     return AppRecord(row.id, row.team_id, row.name, dict(row.limits or {}), dict(row.tags or {}),
-                     row.fail_mode, row.updated_at, dict(row.settings or {}))
+                     row.fail_mode, row.updated_at, dict(row.settings or {}),
+                     row.risk_class, row.data_classification)
 
 
 @dataclass(slots=True)
@@ -104,7 +108,14 @@ class OrgRepository:
         await self._insert(apps, "app", {
             "id": record.id, "team_id": record.team_id, "name": record.name,
             "limits": record.limits, "tags": record.tags, "fail_mode": record.fail_mode,
-            "settings": record.settings, "created_at": now, "updated_at": now})
+            "settings": record.settings, "risk_class": record.risk_class,
+            "data_classification": record.data_classification, "created_at": now,
+            "updated_at": now})
+
+    async def update_app(self, app_id: str, *, now: float, **values: Any) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(apps.update().where(apps.c.id == app_id)
+                               .values(**values, updated_at=now))
 
     async def changed_since(self, since: float) -> OrgChanges:
         async with self._engine.connect() as conn:

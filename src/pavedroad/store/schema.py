@@ -22,6 +22,8 @@ api_keys = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=True),
     sa.Column("revoked_at", sa.Float, nullable=True),
     sa.Column("updated_at", sa.Float, nullable=False, index=True),
+    # caller | tenant_admin (reads its app's tenant through the admin API; docs/adr/0012)
+    sa.Column("role", sa.String(20), nullable=False, server_default="caller"),
 )
 
 kill_switches = sa.Table(
@@ -67,6 +69,9 @@ apps = sa.Table(
     sa.Column("tags", sa.JSON, nullable=False),
     sa.Column("fail_mode", sa.String(10), nullable=False),
     sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("risk_class", sa.String(40), nullable=False, server_default="minimal"),
+    sa.Column("data_classification", sa.String(40), nullable=False,
+              server_default="internal"),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False, index=True),
     sa.UniqueConstraint("team_id", "name", name="uq_apps_team_name"),
@@ -166,4 +171,53 @@ budgets = sa.Table(
     sa.Index("uq_budgets_live", "scope", "subject_id", "period", unique=True,
              sqlite_where=sa.text("deleted_at IS NULL"),
              postgresql_where=sa.text("deleted_at IS NULL")),
+)
+
+# --- audit trail (docs/adr/0012) -------------------------------------------------------
+
+audit_records = sa.Table(
+    "audit_records",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),  # chain position
+    sa.Column("id", sa.String(40), nullable=False, unique=True),  # aud_… (or the request id)
+    sa.Column("kind", sa.String(10), nullable=False),  # request | admin | prune
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("tenant_id", sa.String(40), nullable=True, index=True),
+    sa.Column("app_id", sa.String(40), nullable=True),
+    sa.Column("retain_until", sa.Float, nullable=True),  # null: kept for ever
+    sa.Column("content", sa.Text, nullable=True),  # canonical JSON; null once pruned
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# One row (id 1): where the chain ends, and where it starts after pruning.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the last record's seq (0: none yet)
+    sa.Column("hash", sa.String(64), nullable=False),  # the last record's hash
+    sa.Column("base_seq", sa.BigInteger, nullable=False),  # last seq deleted by pruning
+    sa.Column("base_hash", sa.String(64), nullable=False),  # its hash: the checkpoint
+    sa.Column("checkpoint_hash", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+audit_offsets = sa.Table(
+    "audit_offsets",
+    metadata,
+    sa.Column("writer", sa.String(40), primary_key=True),
+    sa.Column("file", sa.String(200), primary_key=True),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# Streams that started answering but whose final record is not in yet (see 0012).
+audit_pending = sa.Table(
+    "audit_pending",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("writer", sa.String(40), nullable=False, index=True),
+    sa.Column("record", sa.JSON, nullable=False),
 )

@@ -36,6 +36,10 @@ class GatewayMetrics:
         self.tokens = Counter(
             "pavedroad_tokens", "Tokens reported by upstreams, by model and kind.",
             ["model", "kind"], registry=self.registry)
+        self.guardrail_findings = Counter(
+            "pavedroad_guardrail_findings", "Guardrail findings by guardrail, category and the "
+            "action the policy applied.", ["guardrail", "category", "action"],
+            registry=self.registry)
         self._breaker_seen: dict[str, BreakerState] = {}
 
     def attempt(self, deployment: str, outcome: str, seconds: float) -> None:
@@ -47,6 +51,9 @@ class GatewayMetrics:
         if self._breaker_seen.get(deployment) is not state:
             self._breaker_seen[deployment] = state
             self.breaker_state.labels(deployment).set(int(state))
+
+    def finding(self, guardrail: str, category: str, action: str) -> None:
+        self.guardrail_findings.labels(guardrail, category, action).inc()
 
     def request(self, endpoint: str, model: str, code: str, seconds: float) -> None:
         self.requests.labels(endpoint, model, code).inc()

@@ -1,0 +1,1 @@
+"""The audit trail: one hash-chained record per request and per admin action (ADR 0012)."""

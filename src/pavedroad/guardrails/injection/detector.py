@@ -1,0 +1,141 @@
+"""The `prompt_injection` guardrail: an offline, CPU-only detector of injections and jailbreaks.
+
+How it decides (see docs/adr/0011-injection-detector.md):
+
+1. Normalise: strip zero-width and bidi characters, NFKC-fold, map Cyrillic/Greek look-alikes,
+   undo leetspeak and letter-by-letter spacing, and decode base64, hex and rot13 payloads, so
+   one pattern covers its disguised forms.
+2. Match a table of weighted pattern families (`patterns.RULES`): instruction overrides and
+   their paraphrases in several languages, fake role headers and chat-template tokens,
+   persona/developer-mode jailbreaks, system-prompt extraction, markdown-image and URL
+   exfiltration, tool-call hijacking, and phrases addressed to the model.
+3. Combine the weights of the families that fired with a noisy-OR, 1 - prod(1 - w): one strong
+   signal is enough, several weak ones add up, and the result stays in 0..1. The category is
+   the one whose own noisy-OR is highest.
+
+The source decides which weight a family uses: retrieved documents and tool results are data,
+so instructions addressed to the model inside them score high on their own (indirect
+injection); the same words in a user message are how people ask for things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pavedroad.guardrails.base import Finding, Manifest, ScanContext
+from pavedroad.guardrails.injection import normalize
+from pavedroad.guardrails.injection.patterns import CATEGORIES, PROMPT_INJECTION, RULES, Rule
+
+NAME = "prompt_injection"
+DEFAULT_THRESHOLD = 0.5  # tuned on the dev split of evals/injection (see RESULTS.md)
+INDIRECT_SOURCES = ("retrieved", "tool")
+_FLOODING_WEIGHT = 0.3
+_ENCODED_BONUS = 0.3  # instructions found only inside an encoded payload were hidden on purpose
+
+MANIFEST = Manifest(
+    name=NAME,
+    description=(
+        "Detects prompt injection and jailbreak attempts in user input and, more strictly, in "
+        "retrieved documents and tool results. Offline pattern model; returns a 0..1 score and a "
+        "category (PROMPT_INJECTION, JAILBREAK, SYSTEM_PROMPT_LEAK, DATA_EXFILTRATION)."
+    ),
+    directions=("input",),
+    latency_class="fast",
+    parameters={
+        "type": "object",
+        "properties": {
+            "threshold": {
+                "type": "number", "minimum": 0, "maximum": 1, "default": DEFAULT_THRESHOLD,
+                "description": "Report a finding when the score reaches this value.",
+            },
+            "indirect_sources": {
+                "type": "array", "items": {"enum": ["user", "system", "retrieved", "tool", "model"]},
+                "default": list(INDIRECT_SOURCES),
+                "description": "Sources scanned with the stricter indirect-injection weights.",
+            },
+        },
+        "additionalProperties": False,
+    },
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The detector's full answer, before any threshold: for evaluation and explanations."""
+
+    score: float
+    category: str
+    rules: tuple[str, ...]
+
+
+def assess(text: str, *, indirect: bool = False) -> Assessment:
+    """Score `text` in 0..1 and name the most likely category."""
+    plain, decoded = normalize.views(text)
+    fired: dict[str, Rule] = {}
+    for view in plain:
+        _match(view, fired)
+    hidden: dict[str, Rule] = {}
+    for view in decoded:
+        _match(view, hidden)
+    only_hidden = {name: rule for name, rule in hidden.items() if name not in fired}
+    fired.update(only_hidden)
+
+    misses = dict.fromkeys(CATEGORIES, 1.0)
+    for rule in fired.values():
+        misses[rule.category] *= 1.0 - (rule.indirect if indirect else rule.direct)
+    if only_hidden:
+        misses[PROMPT_INJECTION] *= 1.0 - _ENCODED_BONUS
+    names = sorted(fired)
+    if normalize.has_flooding(text):
+        misses[PROMPT_INJECTION] *= 1.0 - _FLOODING_WEIGHT
+        names.append("token_flooding")
+
+    total_miss = 1.0
+    for miss in misses.values():
+        total_miss *= miss
+    category = min(misses, key=lambda cat: misses[cat])
+    return Assessment(score=round(1.0 - total_miss, 4), category=category, rules=tuple(names))
+
+
+def _match(view: str, into: dict[str, Rule]) -> None:
+    for rule in RULES:
+        if rule.name not in into and rule.search(view):
+            into[rule.name] = rule
+
+
+class PromptInjectionGuardrail:
+    """Reports one finding when the score reaches the app's threshold."""
+
+    manifest = MANIFEST
+
+    def __init__(
+        self,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        indirect_sources: tuple[str, ...] = INDIRECT_SOURCES,
+    ) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError("threshold must be within 0..1")
+        self.threshold = threshold
+        self.indirect_sources = frozenset(indirect_sources)
+
+    def scan(self, text: str, context: ScanContext) -> list[Finding]:
+        threshold = float(context.params.get("threshold", self.threshold))
+        result = assess(text, indirect=context.source in self.indirect_sources)
+        if result.score < threshold or not result.rules:
+            return []
+        # The detail names the pattern families, never the offending text.
+        detail = f"source={context.source}; rules={','.join(result.rules)}"
+        return [Finding(guardrail=NAME, category=result.category, score=result.score, detail=detail)]
+
+
+def build(params: Mapping[str, Any]) -> PromptInjectionGuardrail:
+    """The registry factory: parameters come from the app's policy or config."""
+    unknown = set(params) - {"threshold", "indirect_sources"}
+    if unknown:
+        raise ValueError(f"unknown prompt_injection parameters: {', '.join(sorted(unknown))}")
+    threshold = float(params.get("threshold", DEFAULT_THRESHOLD))
+    sources = tuple(params.get("indirect_sources", INDIRECT_SOURCES))
+    return PromptInjectionGuardrail(threshold=threshold, indirect_sources=sources)

@@ -1,0 +1,1 @@
+"""Policy-as-code: per-request decisions from the caller, the app and the request."""
