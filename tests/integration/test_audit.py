@@ -14,6 +14,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+import pavedroad.policy
 from pavedroad.audit.chain import GENESIS, canonical, record_hash, sha256
 from pavedroad.cli.main import cli
 from tests.support.servers import MASTER_KEY, RunningGateway, Sim
@@ -25,9 +26,10 @@ MODEL = "gpt-4o-mini"
 SECRET = "my card is 4111 1111 1111 1111, mail ann@example.com"
 
 
-def config(sim: Sim, **audit: Any) -> str:
+def config(sim: Sim, *, policy: Path | None = None, **audit: Any) -> str:
     return json.dumps({
         "store": {"url": "{db}"},
+        **({"policy": {"path": str(policy)}} if policy else {}),
         "metering": {"ledger": {"flush_seconds": 0.05}},
         "audit": {"flush_seconds": 0.05, **audit},
         "deployments": [{"name": "oa", "provider": "openai_compatible", "model": "gpt-4o-mini",
@@ -80,17 +82,28 @@ def verify(gw: RunningGateway) -> httpx.Response:
         return client.get("/admin/audit/verify")
 
 
-# The shipped default policy: minimal risk logs in full, limited risk redacted, restricted
-# data metadata only.
+# The shipped default policy: minimal risk logs metadata, limited risk redacted content,
+# restricted data metadata only; `full` needs a policy that asks for it.
 LEVELS = {"full": {}, "redacted": {"risk_class": "limited"},
           "metadata": {"risk_class": "high", "data_classification": "restricted"}}
 
 
+def full_logging_policy(tmp_path: Path) -> Path:
+    """The shipped policy without its rule that keeps minimal-risk apps to metadata."""
+    shipped = (Path(pavedroad.policy.__file__).parent / "default.yaml").read_text()
+    start = shipped.index("  - id: minimal-metadata-logging")
+    end = shipped.index("  - id: limited-guardrails")
+    path = tmp_path / "full-logging.yaml"
+    path.write_text(shipped[:start] + shipped[end:])
+    return path
+
+
 @pytest.mark.parametrize("level", list(LEVELS))
 def test_one_record_per_request_with_content_per_policy_level(
-    sim: Sim, gateway_factory: GatewayFactory, level: str,
+    sim: Sim, gateway_factory: GatewayFactory, level: str, tmp_path: Path,
 ) -> None:
-    gw = gateway_factory(config(sim))
+    policy = full_logging_policy(tmp_path) if level == "full" else None
+    gw = gateway_factory(config(sim, policy=policy))
     gw.ensure_app("acme/search/bot", **LEVELS[level])
     key = gw.create_key(app="acme/search/bot")
     plain = chat(gw, key, text=SECRET)

@@ -34,7 +34,7 @@ def test_minimal_risk_is_light(default: PolicyEngine) -> None:
     assert d["allowed"] is True
     assert d["guardrails"] == []
     assert d["models"] is None and d["regions"] is None
-    assert d["logging"] == "full" and d["retention_days"] == 30
+    assert d["logging"] == "metadata" and d["retention_days"] == 30  # no content by default
 
 
 def test_limited_risk_redacts_pii_and_flags_injection(default: PolicyEngine) -> None:

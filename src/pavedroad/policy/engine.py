@@ -86,6 +86,9 @@ class PolicyEngine:
             raise PolicyError(problems)
         source = "[" + ", ".join(f"({c.rule.when})" for c in self._rules) + "]"
         self._program = cel.compile(source)
+        # Decisions are a pure function of the input, and inputs repeat (the same key asks
+        # the same model again), so remembering them turns ~40-70 µs into a dict lookup.
+        self._memo: dict[Any, Decision] = {}
 
     @classmethod
     def load(cls, path: Path | None = None) -> PolicyEngine:
@@ -101,6 +104,16 @@ class PolicyEngine:
 
     def decide(self, given: Mapping[str, Any]) -> Decision:
         """The decision for a complete input (see `complete_input`)."""
+        memo_key = _freeze(given)
+        decision = self._memo.get(memo_key)
+        if decision is None:
+            decision = self._evaluate(given)
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()  # crude but bounded; hot inputs come straight back
+            self._memo[memo_key] = decision
+        return decision
+
+    def _evaluate(self, given: Mapping[str, Any]) -> Decision:
         try:
             flags = self._program.execute(dict(given))
         except _CEL_ERRORS:
@@ -202,3 +215,15 @@ def _macro_vars(source: str) -> set[str]:
 
 def action_rank(action: Action) -> int:
     return _ACTION_RANK[action]
+
+
+_MEMO_SIZE = 10_000
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable, order-independent image of a JSON-like policy input."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
