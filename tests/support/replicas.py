@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 
-from tests.support.servers import MASTER_KEY, free_port
+from tests.support.servers import MASTER_KEY, AdminClient, free_port
 
 
 @dataclass
-class Replica:
+class Replica(AdminClient):
     process: subprocess.Popen[bytes]
     port: int
     log: Path
@@ -27,28 +27,6 @@ class Replica:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self, key: str = MASTER_KEY) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"authorization": f"Bearer {key}"},
-                            timeout=30)
-
-    def create_key(self, **body: Any) -> str:
-        with self.client() as client:
-            response = client.post("/admin/keys", json={"name": "test", **body})
-            response.raise_for_status()
-            key: str = response.json()["key"]
-            return key
-
-    def ensure_app(self, path: str, **body: Any) -> str:
-        """Create tenant, team and app of `tenant/team/app` as needed; returns the path."""
-        tenant, team, app = path.split("/")
-        with self.client() as client:
-            client.post("/admin/tenants", json={"name": tenant})
-            client.post("/admin/teams", json={"tenant": tenant, "name": team})
-            response = client.post("/admin/apps", json={"team": f"{tenant}/{team}", "name": app,
-                                                         **body})
-            if response.status_code != 409:
-                response.raise_for_status()
-        return path
 
     def knows_key(self, key: str) -> bool:
         """Whether this replica has loaded `key` yet (keys are refreshed, not shared)."""

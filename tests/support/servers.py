@@ -87,15 +87,10 @@ def start_sim(*, require_key: str | None = None) -> Sim:
     return Sim(ThreadServer(create_sim_app(require_key=require_key)).start())
 
 
-@dataclass
-class RunningGateway:
-    server: ThreadServer
-    gateway: Gateway
-    config_path: Path
+class AdminClient:
+    """Admin calls a test makes against any running gateway (in a thread or a process)."""
 
-    @property
-    def url(self) -> str:
-        return self.server.url
+    url: str
 
     def client(self, key: str = MASTER_KEY) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"authorization": f"Bearer {key}"},
@@ -119,6 +114,18 @@ class RunningGateway:
             if response.status_code != 409:
                 response.raise_for_status()
         return path
+
+
+@dataclass
+class RunningGateway(AdminClient):
+    server: ThreadServer
+    gateway: Gateway
+    config_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
 
     def stop(self) -> None:
         self.server.stop()
