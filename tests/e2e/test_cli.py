@@ -167,3 +167,12 @@ def test_organisation_commands_and_keys_under_an_app(tmp_path: Path) -> None:
     assert key["app_id"] == assistant["id"] and key["limits"] == {"rpm": 10}
     listed = json.loads(run("keys", "list", "--config", str(config), "--json").stdout)
     assert [k["app"] for k in listed] == ["acme/search/assistant"]
+
+
+def test_unusable_store_path_is_a_clear_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    result = run("keys", "list", env={"PAVEDROAD_STORE_URL": f"sqlite:///{blocker}/db.sqlite"})
+    assert result.returncode == 2
+    assert "store.url: cannot create the database directory" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -43,3 +43,5 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except PavedroadError as exc:
         fail(f"{exc.message} [{exc.code}]")
+    except ConfigError as exc:
+        fail(str(exc), code=2)

@@ -11,6 +11,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from pavedroad.config.loader import ConfigError, ConfigProblem
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -27,7 +29,13 @@ def async_url(url: str) -> str:
 def _prepare_sqlite(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        parent = Path(parsed.database).parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError([ConfigProblem(
+                "store.url", f"cannot create the database directory {parent}: {exc.strerror}",
+                source="store")]) from None
 
 
 def create_engine(url: str) -> AsyncEngine:
