@@ -6,10 +6,8 @@ mid-load and started again on the same store (docs/adr/0007-spend-ledger-durabil
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.ledger import wait_for_rows
+from tests.support.replicas import serve_process
 from tests.support.servers import MASTER_KEY, Sim, free_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -28,24 +27,7 @@ LOAD_SECONDS = 1.5
 
 
 def start_gateway(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PAVEDROAD_MASTER_KEY": MASTER_KEY}
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pavedroad", "serve", "--config", str(config),
-             "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
-            cwd=config.parent)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"the gateway did not start:\n{log.read_text()}")
+    return serve_process(config, port, log)
 
 
 class Load:

@@ -51,24 +51,31 @@ def start_replica(config: dict[str, Any], directory: Path, name: str) -> Replica
     path.write_text(json.dumps(config))
     log = directory / f"{name}.log"
     port = free_port()
+    return Replica(serve_process(path, port, log, timeout=30), port, log)
+
+
+def serve_process(config: Path, port: int, log: Path, *,
+                  timeout: float = 20) -> subprocess.Popen[bytes]:
+    """`python -m pavedroad serve` as a real process, returned once `/readyz` says ready."""
     env = {**os.environ, "PAVEDROAD_MASTER_KEY": MASTER_KEY}
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pavedroad", "serve", "--config", str(path),
-             "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=directory)
-    replica = Replica(process, port, log)
-    deadline = time.monotonic() + 30
+            [sys.executable, "-m", "pavedroad", "serve", "--config", str(config),
+             "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=config.parent)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{replica.url}/readyz", timeout=1).status_code == 200:
-                return replica
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
         except httpx.TransportError:
             pass
         if process.poll() is not None:
             break
         time.sleep(0.05)
-    replica.stop()
-    raise AssertionError(f"replica {name} did not start:\n{log.read_text()}")
+    process.kill()
+    process.wait(timeout=5)
+    raise AssertionError(f"the gateway ({config.name}) did not start:\n{log.read_text()}")
 
 
 def wait_until(check: Any, *, seconds: float = 10.0, what: str = "condition") -> None:
