@@ -1,0 +1,1 @@
+"""Evaluation: datasets, scorers, runs through the gateway, comparisons, gates, red teams."""

@@ -1,0 +1,1 @@
+"""Prompt registry: immutable versions, movable labels, rendering by reference."""

@@ -1,0 +1,1 @@
+"""Retrieval: ingestion, structure-aware chunking, hybrid search with citations."""
