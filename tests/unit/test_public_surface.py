@@ -24,6 +24,9 @@ ERROR_CODES = {
     "unsupported_media_type", "upstream_auth_error", "upstream_bad_response", "upstream_error",
     "upstream_overloaded", "upstream_rate_limited", "upstream_rejected_request",
     "upstream_stream_broken", "upstream_timeout", "upstream_unreachable",
+    "collection_not_found", "unsupported_document_type", "document_unreadable",
+    "prompt_not_found", "prompt_invalid", "prompt_variables_invalid", "promotion_requires_gate",
+    "dataset_invalid", "dataset_not_found", "eval_config_invalid", "eval_run_not_found",
 }
 
 

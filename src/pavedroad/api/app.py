@@ -12,12 +12,19 @@ from starlette.routing import Route
 
 from pavedroad.api import (
     admin_routes,
+    alert_routes,
     anthropic_routes,
     audit_routes,
     budget_routes,
+    eval_routes,
     health_routes,
+    online_eval_routes,
     openai_routes,
+    prompt_routes,
+    rag_routes,
     spend_routes,
+    stats_routes,
+    ui_routes,
 )
 from pavedroad.api.context import RequestIdMiddleware
 from pavedroad.api.errors import handle_http_exception, handle_pavedroad_error, handle_unexpected
@@ -65,6 +72,29 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/admin/ledger", spend_routes.ledger_rows, methods=["GET"]),
         Route("/admin/audit", audit_routes.audit_records, methods=["GET"]),
         Route("/admin/audit/verify", audit_routes.audit_verify, methods=["GET"]),
+        Route("/admin/evals/online", online_eval_routes.online_scores, methods=["GET"]),
+        Route("/admin/stats/timeseries", stats_routes.timeseries, methods=["GET"]),
+        Route("/admin/stats/summary", stats_routes.summary, methods=["GET"]),
+        Route("/admin/stats/overview", stats_routes.overview, methods=["GET"]),
+        Route("/admin/stats/findings", stats_routes.findings, methods=["GET"]),
+        Route("/admin/stats/attempts", stats_routes.attempts, methods=["GET"]),
+        Route("/admin/requests", stats_routes.requests, methods=["GET"]),
+        Route("/admin/requests/{request_id}", stats_routes.request_one, methods=["GET"]),
+        Route("/admin/alerts", alert_routes.list_alerts, methods=["GET"]),
+        *(Route(path, endpoint, methods=[method])
+          for path, endpoint, method in prompt_routes.ROUTES),
+        *(Route(path, endpoint, methods=[method])
+          for path, endpoint, method in eval_routes.ROUTES),
+        Route("/v1/collections", rag_routes.list_collections, methods=["GET"]),
+        Route("/v1/collections/{collection}/search", rag_routes.search, methods=["POST"]),
+        Route("/admin/collections", rag_routes.create_collection, methods=["POST"]),
+        Route("/admin/collections", rag_routes.admin_list_collections, methods=["GET"]),
+        Route("/admin/collections/{collection}", rag_routes.get_collection, methods=["GET"]),
+        Route("/admin/collections/{collection}", rag_routes.delete_collection,
+              methods=["DELETE"]),
+        Route("/admin/collections/{collection}/apps", rag_routes.set_apps, methods=["PUT"]),
+        Route("/admin/collections/{collection}/documents", rag_routes.ingest,
+              methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,
@@ -77,4 +107,6 @@ def create_app(gateway: Gateway) -> Starlette:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    if gateway.settings.ui.enabled:  # the dashboard (docs/dashboard.md)
+        app.router.routes.extend(ui_routes.ROUTES)
     return app

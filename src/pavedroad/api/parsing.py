@@ -120,8 +120,10 @@ def validate(data: dict[str, Any], shape: type[T]) -> T:
 
 
 def validate_chat(data: dict[str, Any]) -> ChatBody:
-    body = validate(data, ChatBody)
-    if not body.messages:
+    # A registry `prompt` may supply the model and the leading messages (service/prompts.py).
+    by_prompt = "prompt" in data
+    body = validate({"model": "", "messages": [], **data} if by_prompt else data, ChatBody)
+    if not body.messages and not by_prompt:
         raise InvalidRequest("`messages` must contain at least one message", param="messages")
     for i, message in enumerate(body.messages):
         if message.role not in _ROLES:

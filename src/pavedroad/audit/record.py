@@ -118,6 +118,8 @@ def request_record(exchange: Exchange, policy: AuditPolicy, *,
         "policy": None if policy.explanation is None and policy.decision is None else {
             "decision": policy.decision, "explanation": policy.explanation},
         "level": level, "content": content,
+        "prompt": None if exchange.prompt_id is None else {
+            "id": exchange.prompt_id, "version": exchange.prompt_version},
     }
 
 

@@ -13,6 +13,12 @@ from pavedroad.config.loader import load_settings
 from pavedroad.config.models import Settings
 
 STATE_DIR = Path(".pavedroad")
+GROUNDED_MODEL = "pavedroad/grounded"
+GROUNDED_DEPLOYMENT: dict[str, Any] = {
+    "name": "grounded-handbook", "provider": "grounded", "model": "handbook",
+    "labels": {"note": "answers only by quoting the handbook collection"},
+    "pricing": {"input": 0, "output": 0},
+}
 
 
 def demo_settings(*, sim_port: int, env: Mapping[str, str] | None = None) -> Settings:
@@ -22,7 +28,7 @@ def demo_settings(*, sim_port: int, env: Mapping[str, str] | None = None) -> Set
         "api_base": f"http://127.0.0.1:{sim_port}/v1",
         "labels": {"demo": "true", "note": "simulated provider: canned answers, not a real LLM"},
         "pricing": {"input": 0, "output": 0},  # simulated: free, and priced so explicitly
-    }]
+    }, {**GROUNDED_DEPLOYMENT}]
     tiers: dict[str, list[str]] = {"fast": [], "balanced": [], "reasoning": []}
     if environ.get("OPENAI_API_KEY"):
         deployments += [
@@ -55,9 +61,20 @@ def demo_settings(*, sim_port: int, env: Mapping[str, str] | None = None) -> Set
         {"name": "demo", "route": "demo-sim", "description": "DEMO: the simulated provider"},
     ]
     for tier, names in tiers.items():
-        models.append({"name": tier, "route": {"fallback": [*names, "demo-sim"]},
+        models.append({"name": tier, "route": {"fallback": [*names, "demo-sim",
+                                                            GROUNDED_DEPLOYMENT["name"]]},
                        "description": f"{tier} tier (falls back to the demo deployment)"})
-    overrides: dict[tuple[str | int, ...], Any] = {("deployments",): deployments, ("models",): models}
+    # The grounded model answers from the bundled handbook: the cheapest tier, the last
+    # fallback of every tier, and where safe mode sends requests (docs/adr/0015).
+    models += [
+        {"name": GROUNDED_MODEL, "route": GROUNDED_DEPLOYMENT["name"],
+         "description": "quotes the bundled docs (the handbook collection), with citations"},
+        {"name": "cheapest", "route": GROUNDED_DEPLOYMENT["name"],
+         "description": "cheapest tier: the grounded model, free and offline"},
+    ]
+    overrides: dict[tuple[str | int, ...], Any] = {
+        ("deployments",): deployments, ("models",): models,
+        ("safe_mode", "default"): {"deployment": GROUNDED_DEPLOYMENT["name"]}}
     return load_settings(None, env=environ, overrides=overrides)
 
 

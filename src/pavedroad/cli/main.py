@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,13 +16,18 @@ import uvicorn
 
 from pavedroad import __version__
 from pavedroad.api.app import create_app
+from pavedroad.cli.alerts import alerts
 from pavedroad.cli.audit import audit
 from pavedroad.cli.budgets import budgets
 from pavedroad.cli.common import config_option, fail, settings_from
-from pavedroad.cli.demo import demo_settings, master_key
+from pavedroad.cli.demo import GROUNDED_MODEL, demo_settings, master_key
+from pavedroad.cli.evals import evals
 from pavedroad.cli.keys import keys
 from pavedroad.cli.org import apps, teams, tenants
 from pavedroad.cli.policy import policy
+from pavedroad.cli.prompts import prompts
+from pavedroad.cli.rag import collections, ingest
+from pavedroad.cli.redteam import redteam
 from pavedroad.cli.spend import spend
 from pavedroad.cli.switches import safe_mode, switch
 from pavedroad.config.loader import ConfigError
@@ -28,6 +35,7 @@ from pavedroad.config.models import Settings
 from pavedroad.plugins.registry import load_registry
 from pavedroad.providers.transport import AiohttpTransport
 from pavedroad.service.gateway import build_deployments, build_gateway
+from pavedroad.service.handbook import seed_handbook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,12 +67,29 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", help="Interface to listen on.")
 @click.option("--port", type=int, default=8089, help="Port to listen on.")
-def sim(host: str, port: int) -> None:
+@click.option("--parent", type=int, default=None, hidden=True,
+              help="Exit when this process does (how `up` runs its simulator).")
+def sim(host: str, port: int, parent: int | None) -> None:
     """Run the simulated provider (OpenAI and Anthropic wire formats, injectable faults)."""
     from pavedroad.sim import serve as serve_sim
 
+    if parent is not None:
+        _die_with_parent(parent)
+
     click.echo(f"pavedroad sim listening on http://{host}:{port} (faults: POST /sim/faults)")
     serve_sim(host=host, port=port)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: this process gets SIGTERM when `parent` ends, however it ends (`up` is
+    stopped by a signal that uvicorn re-raises, so its `finally` alone would not run)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: `up`'s `finally` still covers a normal exit
+    if os.getppid() != parent:  # it ended before we asked
+        sys.exit(0)
 
 
 def _free_port() -> int:
@@ -88,7 +113,8 @@ def _wait_for(port: int, timeout: float = 15.0) -> None:
 @click.option("--host", default=None, help="Interface to listen on. Env: PAVEDROAD_HOST.")
 @click.option("--port", type=int, default=None, help="Port to listen on. Env: PAVEDROAD_PORT.")
 def up(host: str | None, port: int | None) -> None:
-    """Start the embedded default: the gateway plus a labelled demo deployment."""
+    """Start the embedded default: the gateway, a labelled demo deployment and the grounded
+    model over the bundled docs (the `handbook` collection)."""
     sim_port = _free_port()
     key = master_key()
     os.environ["PAVEDROAD_MASTER_KEY"] = key
@@ -96,8 +122,10 @@ def up(host: str | None, port: int | None) -> None:
     overrides = {"host": host or settings.server.host, "port": port or settings.server.port}
     server = settings.server.model_copy(update=overrides)
     settings = settings.model_copy(update={"server": server})
+    seed_handbook(settings, progress=click.echo)  # incremental: unchanged docs are skipped
     sim_proc = subprocess.Popen([sys.executable, "-m", "pavedroad", "sim", "--port",
-                                 str(sim_port)], stdout=subprocess.DEVNULL)
+                                 str(sim_port), "--parent", str(os.getpid())],
+                                stdout=subprocess.DEVNULL)
     try:
         _wait_for(sim_port)
         url = f"http://{server.host}:{server.port}"
@@ -105,9 +133,12 @@ def up(host: str | None, port: int | None) -> None:
         click.echo(f"\npavedroad {__version__} on {url}  (models: {names})")
         click.echo("  demo-sim is a SIMULATED provider: canned answers, for trying the gateway.")
         click.echo(f"  admin key: {key}")
+        click.echo(f"  {GROUNDED_MODEL} answers from the bundled docs (collection "
+                   "'handbook'), quoting them with citations.")
         click.echo(f"  try: curl -s {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
                    "-H 'Content-Type: application/json' "
-                   "-d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'\n")
+                   f"-d '{{\"model\":\"{GROUNDED_MODEL}\",\"messages\":[{{\"role\":\"user\","
+                   "\"content\":\"How do I revoke a virtual key?\"}]}'\n")
         _serve(settings)
     finally:
         sim_proc.terminate()
@@ -132,7 +163,9 @@ def config_check(file: Path) -> None:
                f"{len(settings.models)} models)")
 
 
-for group in (keys, switch, tenants, teams, apps, spend, budgets, audit, policy, safe_mode):
+for group in (keys, switch, tenants, teams, apps, spend, budgets, audit, alerts, policy,
+              safe_mode,
+              ingest, collections, redteam, prompts, evals):
     cli.add_command(group)
 
 

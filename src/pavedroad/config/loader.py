@@ -28,6 +28,7 @@ ENV_VARS: dict[str, Loc] = {
     "PAVEDROAD_STORE_URL": ("store", "url"),
     "PAVEDROAD_REDIS_URL": ("redis", "url"),
     "PAVEDROAD_SECRETS_FILE": ("secrets_file",),
+    "PAVEDROAD_EMBEDDER": ("retrieval", "embedder"),
 }
 
 

@@ -14,8 +14,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pavedroad.config.cache import CacheConfig
+from pavedroad.config.online_eval import OnlineEvalConfig
 from pavedroad.config.policy import PolicyConfig, SafeModeConfig
+from pavedroad.config.retrieval import RetrievalConfig
 from pavedroad.config.routes import RouteNode
+from pavedroad.config.telemetry import TelemetryConfig
+from pavedroad.config.ui import UIConfig
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
 
@@ -215,6 +219,10 @@ class Settings(_Strict):
     safe_mode: SafeModeConfig = Field(default_factory=SafeModeConfig)
     metering: MeteringConfig = Field(default_factory=MeteringConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    online_eval: OnlineEvalConfig = Field(default_factory=OnlineEvalConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    ui: UIConfig = Field(default_factory=UIConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     secrets_file: Path | None = None
     deployments: list[DeploymentConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)

@@ -54,6 +54,18 @@ class UnsupportedMediaType(InvalidRequest):
     http_status = 415
 
 
+class UnsupportedDocumentType(UnsupportedMediaType):
+    """A document to ingest is not plain text, Markdown, HTML or PDF."""
+
+    code = "unsupported_document_type"
+
+
+class DocumentUnreadable(InvalidRequest):
+    """A document to ingest could not be parsed (a damaged PDF, text that is not UTF-8)."""
+
+    code = "document_unreadable"
+
+
 class RequestTooLarge(InvalidRequest):
     code = "request_too_large"
     http_status = 413
@@ -123,10 +135,64 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class CollectionNotFound(NotFound):
+    """No retrieval collection by that id or name that the caller's key may use."""
+
+    code = "collection_not_found"
+
+
 class Conflict(PavedroadError):
     code = "conflict"
     http_status = 409
     error_type = "invalid_request_error"
+
+
+class PromptNotFound(NotFound):
+    """No prompt, label or version by that reference that the caller's app owns."""
+
+    code = "prompt_not_found"
+
+
+class PromptInvalid(InvalidRequest):
+    """A prompt pushed to the registry is malformed (template, variables, parameters)."""
+
+    code = "prompt_invalid"
+
+
+class PromptVariablesInvalid(InvalidRequest):
+    """The variables sent to render a prompt are missing, unknown or of the wrong type."""
+
+    code = "prompt_variables_invalid"
+
+
+class PromotionRequiresGate(Conflict):
+    """Moving `production` for a high-risk app needs a passing gate recorded for the version."""
+
+    code = "promotion_requires_gate"
+
+
+class DatasetInvalid(InvalidRequest):
+    """An evaluation dataset file is malformed; the message names the row and the field."""
+
+    code = "dataset_invalid"
+
+
+class EvalConfigInvalid(InvalidRequest):
+    """An evaluation suite or gate file, or a scorer's parameters, are malformed."""
+
+    code = "eval_config_invalid"
+
+
+class DatasetNotFound(NotFound):
+    """No evaluation dataset by that name (and version) in the store."""
+
+    code = "dataset_not_found"
+
+
+class EvalRunNotFound(NotFound):
+    """No evaluation run by that id that the caller may read."""
+
+    code = "eval_run_not_found"
 
 
 class MethodNotAllowed(PavedroadError):

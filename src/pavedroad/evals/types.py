@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,3 +48,32 @@ class Scorer(Protocol):
     cheap: bool
 
     async def score(self, case: Case, output: Output) -> Score: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerContext:
+    """What a scorer may need besides its parameters: the gateway it judges through (model
+    calls from a scorer go through the gateway, so budgets and logs apply to them too)."""
+
+    gateway_url: str = ""
+    api_key: str = ""
+
+
+# (parameters, context) -> a Scorer instance.
+ScorerFactory = Callable[[Mapping[str, Any], ScorerContext], Scorer]
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerManifest:
+    """A scorer as data: its name, a JSON schema of its parameters, and whether it is cheap
+    (no model call), so callers can choose scorers without building them."""
+
+    name: str
+    description: str
+    factory: ScorerFactory
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
+    cheap: bool = True
+
+    def public(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "cheap": self.cheap,
+                "parameters": dict(self.parameters)}

@@ -74,6 +74,8 @@ def record_of(exchange: Exchange, *, final: bool, catalog: PriceCatalog | None =
         "cache_hit": exchange.cache_hit,
         "stream": request.stream,
         "tags": exchange.tags,
+        "prompt_id": exchange.prompt_id,
+        "prompt_version": exchange.prompt_version,
     }
 
 

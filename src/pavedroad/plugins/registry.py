@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from pavedroad.config.models import DeploymentConfig
+from pavedroad.evals.types import ScorerManifest
 
 # (deployment config, resolved api key, transport) -> a Provider instance.
 ProviderFactory = Callable[[DeploymentConfig, SecretStr | None, Any], Any]
@@ -29,6 +30,21 @@ class PluginRegistry:
     def __init__(self) -> None:
         self.providers: dict[str, ProviderFactory] = {}
         self.guardrails: dict[str, GuardrailFactory] = {}
+        self.scorers: dict[str, ScorerManifest] = {}
+
+    def register_scorer(self, manifest: ScorerManifest) -> None:
+        """Evaluation scorers (docs/adr/0017): a manifest with the factory and its
+        parameter schema."""
+        if manifest.name in self.scorers:
+            raise ValueError(f"scorer {manifest.name!r} is registered twice")
+        self.scorers[manifest.name] = manifest
+
+    def scorer(self, name: str) -> ScorerManifest:
+        try:
+            return self.scorers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.scorers))
+            raise LookupError(f"unknown scorer {name!r} (known: {known})") from None
 
     def register_guardrail(self, name: str, factory: GuardrailFactory) -> None:
         if name in self.guardrails:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import cel
+import orjson
 
 from pavedroad.guardrails.base import Action, Direction
 from pavedroad.policy.decision import Decision, GuardrailRule, LogLevel
@@ -104,7 +105,10 @@ class PolicyEngine:
 
     def decide(self, given: Mapping[str, Any]) -> Decision:
         """The decision for a complete input (see `complete_input`)."""
-        memo_key = _freeze(given)
+        try:  # ~0.6 µs, against ~20 µs for a tuple image of the same input
+            memo_key: Any = orjson.dumps(given, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # a value JSON cannot hold (a set): the slower, general image
+            memo_key = _freeze(given)
         decision = self._memo.get(memo_key)
         if decision is None:
             decision = self._evaluate(given)
@@ -226,4 +230,6 @@ def _freeze(value: Any) -> Any:
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(_freeze(v) for v in value)
     return value

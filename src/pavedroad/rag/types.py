@@ -57,3 +57,9 @@ class Retriever(Protocol):
         mode: SearchMode = "hybrid",
         filters: Mapping[str, Any] | None = None,
     ) -> list[Hit]: ...
+
+
+class Reranker(Protocol):
+    """Reorders the best candidates of a search (e.g. with a cross-encoder); optional."""
+
+    async def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]: ...

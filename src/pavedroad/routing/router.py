@@ -52,6 +52,7 @@ class Attempt:
     deployment: str
     outcome: str  # "ok", an error code, "disabled", "circuit_open" or "rate_limited"
     seconds: float = 0.0
+    ended: float = field(default_factory=time.perf_counter)  # for trace spans
 
 
 @dataclass(slots=True)

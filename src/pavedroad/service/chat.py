@@ -38,13 +38,18 @@ class ChatService:
         stages: Sequence[Stage] = (),
         observers: Sequence[ExchangeObserver] = (),
         meter: Callable[[Exchange], None] | None = None,
+        sample_trace: Callable[[], bool] | None = None,
+        complete: Sequence[Stage] = (),
     ) -> None:
+        """`complete`: stages that finish the request before model access checks it (prompt
+        rendering may supply the model)."""
         self._router = router
         self._metrics = metrics
         self._observers = list(observers)
         self._meter = meter
+        self._sample_trace = sample_trace  # None: no traces (no OTLP endpoint configured)
         terminal = RouteAndCall(router, on_answering=self.answering, on_done=self.end)
-        self._pipeline = compose([ModelAccess(router), *stages], terminal)
+        self._pipeline = compose([*complete, ModelAccess(router), *stages], terminal)
 
     async def run(
         self, request: ChatRequest, *, endpoint: str, tags: dict[str, str] | None = None,
@@ -54,6 +59,8 @@ class ChatService:
         `tags` and `end_user` attribute its cost (the API resolves them from the request)."""
         exchange = Exchange(request, endpoint, tags=dict(request.caller.tags) if tags is None
                             else tags, end_user=end_user)
+        if self._sample_trace is not None and self._sample_trace():
+            exchange.spans = []
         try:
             result = await self._pipeline(exchange)
         except PavedroadError as exc:

@@ -21,9 +21,11 @@ from pavedroad.cache import ResponseCache, build_response_cache
 from pavedroad.config.loader import ConfigError, ConfigProblem
 from pavedroad.config.models import Settings
 from pavedroad.config.secrets import SecretResolver
+from pavedroad.guardrails.runner import GuardrailRunner
 from pavedroad.metering.assembly import Metering, build_metering
 from pavedroad.plugins.registry import PluginRegistry, load_registry
 from pavedroad.providers.transport import AiohttpTransport, Transport
+from pavedroad.rag.service import RetrievalService, build_retrieval
 from pavedroad.routing.breaker import LocalBreaker
 from pavedroad.routing.deployment import Deployment
 from pavedroad.routing.router import Router
@@ -33,14 +35,21 @@ from pavedroad.service.chat import ChatService, EmbeddingService
 from pavedroad.service.enforcement import Enforcement, build_enforcement, build_limiting
 from pavedroad.service.failmode import FailMode, StoreHealth
 from pavedroad.service.keys import KeyAdmin
+from pavedroad.service.online_eval import OnlineEval, build_online_eval
 from pavedroad.service.org import OrgAdmin, OrgDirectory
 from pavedroad.service.policy_assembly import PolicyStages, build_policy_stages
+from pavedroad.service.prompts_admin import PromptAdmin, build_prompts
+from pavedroad.service.retrieval_assembly import bind_retriever, choose_embedder, extra_embedders
+from pavedroad.service.retrieval_chat import RetrievalStage
 from pavedroad.service.switches import SwitchAdmin
+from pavedroad.store.alerts import AlertRepository
 from pavedroad.store.database import create_engine, migrate
 from pavedroad.store.keys import KeyRepository
 from pavedroad.store.org import OrgRepository
 from pavedroad.store.switches import SwitchRepository
+from pavedroad.telemetry.alerts import AlertService, build_alerts
 from pavedroad.telemetry.metrics import GatewayMetrics
+from pavedroad.telemetry.tracing import ExchangeTracer, build_tracer
 
 if TYPE_CHECKING:  # at run time only when `redis.url` is set (the optional `redis` extra)
     from pavedroad.service.scale_out import SharedState
@@ -96,7 +105,12 @@ class Gateway:
     cache: ResponseCache | None = None
     shared: SharedState | None = None  # Redis, when `redis.url` is set
     audit: AuditTrail | None = None  # None: `audit.enabled: false`
+    alerts: AlertService | None = None  # SLO burn-rate and cost-anomaly alerts
+    tracer: ExchangeTracer | None = None  # None: no OTLP endpoint configured
     policy: PolicyStages | None = None
+    online_eval: OnlineEval | None = None  # None: no app's traffic is sampled
+    rag: RetrievalService | None = None  # collections, ingestion, search (docs/adr/0014)
+    prompts: PromptAdmin | None = None  # the prompt registry (docs/adr/0016)
     started_at: float = field(default_factory=time.time)
     ready: bool = False
     health: StoreHealth = field(default_factory=StoreHealth)
@@ -108,12 +122,18 @@ class Gateway:
             await self.metering.start()  # replays any journal a crashed process left
         if self.audit is not None:
             await self.audit.start()  # the same for the audit journal
+        if self.alerts is not None:
+            await self.alerts.start()
         await self.keys.refresh()
         await self.switch_admin.reload()
+        if self.prompts is not None:
+            await self.prompts.refresh()
         if self.shared is not None:
             await self.shared.start()
         if self.enforcement is not None:  # after the ledger's replay: budgets start from it
             await self.enforcement.refresh()
+        if self.online_eval is not None:
+            self.online_eval.start()
         self.health.set(True)
         self.ready = True
         self._refresher = asyncio.create_task(self._refresh_forever())
@@ -121,6 +141,8 @@ class Gateway:
     async def refresh(self) -> None:
         await self.keys.refresh()
         await self.switch_admin.reload()
+        if self.prompts is not None:
+            await self.prompts.refresh()
         if self.enforcement is not None:
             await self.enforcement.refresh()
 
@@ -157,6 +179,12 @@ class Gateway:
             await self.metering.stop()  # flushes the ledger journal while the store is open
         if self.audit is not None:
             await self.audit.stop()
+        if self.online_eval is not None:
+            await self.online_eval.stop()  # scores what is queued while the store is open
+        if self.alerts is not None:
+            await self.alerts.stop()
+        if self.tracer is not None:
+            await asyncio.to_thread(self.tracer.shutdown)
         await self.engine.dispose()
 
 
@@ -171,6 +199,15 @@ def _shared_state(settings: Settings) -> SharedState | None:
             "redis.url", f"needs the redis package: pip install 'pavedroad[redis]' ({exc})")],
         ) from exc
     return connect_shared_state(settings)
+
+
+def _tracer(settings: Settings) -> ExchangeTracer | None:
+    try:  # the OpenTelemetry SDK is an optional dependency, needed only with an endpoint
+        return build_tracer(settings.telemetry.tracing)
+    except ImportError as exc:
+        raise ConfigError([ConfigProblem(
+            "telemetry.tracing.otlp_endpoint",
+            f"needs the OpenTelemetry SDK: pip install 'pavedroad[otel]' ({exc})")]) from exc
 
 
 def build_gateway(
@@ -199,6 +236,8 @@ def build_gateway(
     admin_audit = audit.admin if audit is not None else None
     org_repository = OrgRepository(engine)
     directory = OrgDirectory(org_repository)
+    prompts = build_prompts(engine, directory, audit=admin_audit,
+                            known_models=[m.name for m in settings.models])
     # First stage after model access: a hit reserves no limits or budget, calls no upstream.
     cache = build_response_cache(
         settings.cache, router, registry=metrics.registry,
@@ -214,21 +253,42 @@ def build_gateway(
     policy = build_policy_stages(settings, registry, router, directory, count=metrics.finding)
     # After the policy stage (it decides the logging level), before the call.
     audit_stages = [audit.capture] if audit is not None else []
+    # Innermost: cache hits and blocked requests never reach it (nothing to score).
+    online_eval = build_online_eval(settings.online_eval, engine, registry=metrics.registry,
+                                    app_label=directory.path, plugins=registry)
     observers = [*metering.observers, *([audit.observer] if audit is not None else [])]
+    alerts = build_alerts(settings.telemetry, AlertRepository(engine), registry=metrics.registry)
+    tracer = _tracer(settings)
+    observers += [o for o in (alerts.monitor if alerts else None, tracer) if o is not None]
     known = {
         "deployment": set(deployments),
         "model": {m.name for m in settings.models},
         "provider": {d.provider for d in settings.deployments} | set(registry.providers),
     }
+    # Retrieval: the grounded model reads collections; the `retrieval` chat field is served
+    # after the policy stages (they decide the guardrails) and before the cache (whose key
+    # then includes the injected passages).
+    embeddings = EmbeddingService(router, metrics)
+    embedder = choose_embedder(settings, embeddings)
+    rag = build_retrieval(settings, engine, directory, embedder=embedder,
+                          embedders=extra_embedders(embedder), audit=admin_audit)
+    bind_retriever(deployments, rag)
+    retrieval = RetrievalStage(rag, GuardrailRunner(registry, count=metrics.finding))
     return Gateway(
         settings=settings, router=router, chat=ChatService(router, metrics, meter=metering.meter,
                                                          stages=[FailMode(health),
-                                                                 *policy.front, cache,
+                                                                 *policy.front, retrieval,
+                                                                 cache,
                                                                  *audit_stages,
                                                                  *enforcement.stages,
-                                                                 *policy.back],
-                                                         observers=observers),
-        embeddings=EmbeddingService(router, metrics), metrics=metrics, keys=keys,
+                                                                 *policy.back,
+                                                                 *([online_eval.stage] if online_eval
+                                                                   else [])],
+                                                         observers=observers,
+                                                         complete=[prompts.stage()],
+                                                         sample_trace=tracer.sample if tracer
+                                                         else None),
+        embeddings=embeddings, metrics=metrics, keys=keys,
         key_admin=KeyAdmin(KeyRepository(engine), directory, cache=keys,
                            known_models=[m.name for m in settings.models], audit=admin_audit),
         org_admin=OrgAdmin(org_repository, directory, audit=admin_audit,
@@ -237,5 +297,7 @@ def build_gateway(
                                  audit=admin_audit, resolve_app=lambda ref: directory.app(ref).id),
         transport=transport, engine=engine, metering=metering,
         cache=cache, enforcement=enforcement, health=health, audit=audit, policy=policy,
-        shared=shared,
+        shared=shared, alerts=alerts, tracer=tracer, online_eval=online_eval,
+        rag=rag,
+        prompts=prompts,
     )

@@ -4,11 +4,17 @@ An answer that is not JSON or does not match the schema is sent back once, with 
 validation errors, for the model to correct; a second failure is `output_invalid`. Runs
 just outside the upstream call, so the repair costs one more call and nothing else
 (limits and budgets were reserved once; usage of both calls is counted).
+
+A streamed answer cannot be repaired: its text has already reached the caller. It is checked
+when the stream ends, and an invalid one ends with a terminal `output_invalid` error event
+instead of a clean finish, so the caller knows not to trust what it received.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -16,7 +22,7 @@ from jsonschema.exceptions import SchemaError
 
 from pavedroad.core.errors import InvalidRequest, OutputInvalid
 from pavedroad.core.types import ChatResponse, Usage
-from pavedroad.service.pipeline import ChatResult, ChatStream, Exchange, Next
+from pavedroad.service.pipeline import ChatResult, ChatStream, Exchange, Next, StreamFailure, StreamItem
 
 MAX_ERRORS = 5
 _CACHE_LIMIT = 256
@@ -43,12 +49,12 @@ class OutputSchema:
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> ChatResult:
         schema = requested_schema(exchange.request.body)
-        if schema is None or exchange.request.stream:
+        if schema is None:
             return await call_next(exchange)
         validator = self._validator(schema)
         first = await call_next(exchange)
         if isinstance(first, ChatStream):
-            return first
+            return ChatStream(first.exchange, checked_stream(first.items, validator, exchange))
         answer, errors = check(first, validator)
         if not errors:
             return first
@@ -83,24 +89,52 @@ def requested_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     return schema if isinstance(schema, dict) else None
 
 
+async def checked_stream(items: AsyncGenerator[StreamItem, None], validator: Draft202012Validator,
+                         exchange: Exchange) -> AsyncGenerator[StreamItem, None]:
+    """Pass the stream through; at its end, validate the first choice's whole text."""
+    parts: list[str] = []
+    async with contextlib.aclosing(items):
+        async for item in items:
+            yield item
+            if isinstance(item, StreamFailure):
+                return  # already broken: nothing complete to validate
+            for choice in item.get("choices") or ():
+                delta = choice.get("delta") if isinstance(choice, dict) else None
+                if isinstance(delta, dict) and int(choice.get("index") or 0) == 0:
+                    content = delta.get("content")
+                    if isinstance(content, str):
+                        parts.append(content)
+    errors = check_text("".join(parts) if parts else None, validator)
+    if errors:
+        exchange.tags.setdefault("output", "invalid")
+        yield StreamFailure(OutputInvalid(
+            "the streamed answer does not match the requested JSON schema (streams cannot be "
+            "repaired; do not trust the text received)", errors=errors))
+
+
 def check(response: ChatResponse, validator: Draft202012Validator) -> tuple[str, list[str]]:
     """(the answer text, what is wrong with it); no errors: it matches."""
     choices = response.body.get("choices") or []
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
     text = message.get("content") if isinstance(message, dict) else None
+    return (text if isinstance(text, str) else ""), check_text(text, validator)
+
+
+def check_text(text: Any, validator: Draft202012Validator) -> list[str]:
+    """What is wrong with `text` as a JSON document of the schema; empty: it matches."""
     if not isinstance(text, str):
-        return "", ["the answer has no text content"]
+        return ["the answer has no text content"]
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        return text, [f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+        return [f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
     errors = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(e.path)):
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         errors.append(f"{where}: {error.message}")
         if len(errors) == MAX_ERRORS:
             break
-    return text, errors
+    return errors
 
 
 def repair_prompt(errors: list[str]) -> str:

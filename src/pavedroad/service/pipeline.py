@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from pavedroad.core.errors import PavedroadError
 from pavedroad.core.types import ChatChunk, ChatRequest, ChatResponse, Usage
@@ -59,9 +59,15 @@ class Exchange:
     # Headers a stage wants on the answer (rate-limit state, cache status); the API adds them.
     response_headers: dict[str, str] = field(default_factory=dict)
     finalizers: list[Finalizer] = field(default_factory=list)
+    # Timed steps for the request's trace (name, perf_counter start, end, attributes);
+    # None when it is not traced, so stages skip the bookkeeping.
+    spans: list[tuple[str, float, float, dict[str, Any]]] | None = None
     # Async clean-ups for a stream the caller never consumed (see ChatService.finish_stream).
     abandon_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     ended: bool = False
+    # The registry prompt version the request was rendered from (service/prompts.py).
+    prompt_id: str | None = None
+    prompt_version: int | None = None
 
     def on_end(self, finalizer: Finalizer) -> None:
         self.finalizers.append(finalizer)

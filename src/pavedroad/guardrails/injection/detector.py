@@ -12,6 +12,10 @@ How it decides (see docs/adr/0011-injection-detector.md):
 3. Combine the weights of the families that fired with a noisy-OR, 1 - prod(1 - w): one strong
    signal is enough, several weak ones add up, and the result stays in 0..1. The category is
    the one whose own noisy-OR is highest.
+4. Score the same views with a small logistic model over hashed word and character n-grams
+   (`model.py`, trained offline by evals/injection/train.py) and take the larger of the two
+   calibrated scores: the rules explain what they catch, the model catches phrasings no rule
+   names. Both put their operating point at 0.5.
 
 The source decides which weight a family uses: retrieved documents and tool results are data,
 so instructions addressed to the model inside them score high on their own (indirect
@@ -25,11 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pavedroad.guardrails.base import Finding, Manifest, ScanContext
-from pavedroad.guardrails.injection import normalize
+from pavedroad.guardrails.injection import model, normalize
 from pavedroad.guardrails.injection.patterns import CATEGORIES, PROMPT_INJECTION, RULES, Rule
 
 NAME = "prompt_injection"
-DEFAULT_THRESHOLD = 0.5  # tuned on the dev split of evals/injection (see RESULTS.md)
+DEFAULT_THRESHOLD = 0.5  # both halves are calibrated so that 0.5 is their operating point
+MODEL_RULE = "linear_model"  # named in findings when the learned model drove the score
 INDIRECT_SOURCES = ("retrieved", "tool")
 _FLOODING_WEIGHT = 0.3
 _ENCODED_BONUS = 0.3  # instructions found only inside an encoded payload were hidden on purpose
@@ -50,6 +55,11 @@ MANIFEST = Manifest(
                 "type": "number", "minimum": 0, "maximum": 1, "default": DEFAULT_THRESHOLD,
                 "description": "Report a finding when the score reaches this value.",
             },
+            "learned": {
+                "type": "boolean", "default": True,
+                "description": "Also score with the learned n-gram model (about 0.2-0.4 ms per 2 KB); "
+                               "false runs the pattern rules only.",
+            },
             "indirect_sources": {
                 "type": "array", "items": {"enum": ["user", "system", "retrieved", "tool", "model"]},
                 "default": list(INDIRECT_SOURCES),
@@ -68,10 +78,12 @@ class Assessment:
     score: float
     category: str
     rules: tuple[str, ...]
+    rule_score: float = 0.0
+    model_score: float = 0.0
 
 
-def assess(text: str, *, indirect: bool = False) -> Assessment:
-    """Score `text` in 0..1 and name the most likely category."""
+def assess(text: str, *, indirect: bool = False, learned: bool = True) -> Assessment:
+    """Score `text` in 0..1 and name the most likely category; `learned=False` is rules only."""
     plain, decoded = normalize.views(text)
     fired: dict[str, Rule] = {}
     for view in plain:
@@ -96,7 +108,15 @@ def assess(text: str, *, indirect: bool = False) -> Assessment:
     for miss in misses.values():
         total_miss *= miss
     category = min(misses, key=lambda cat: misses[cat])
-    return Assessment(score=round(1.0 - total_miss, 4), category=category, rules=tuple(names))
+    rule_score = round(1.0 - total_miss, 4)
+    shipped = model.shipped() if learned else None
+    if shipped is None:
+        return Assessment(score=rule_score, category=category, rules=tuple(names), rule_score=rule_score)
+    model_score = round(shipped.score_encoded(model.encode_views(plain, decoded), indirect=indirect), 4)
+    if model_score > rule_score:
+        names.append(MODEL_RULE)
+    return Assessment(score=max(rule_score, model_score), category=category, rules=tuple(names),
+                      rule_score=rule_score, model_score=model_score)
 
 
 def _match(view: str, into: dict[str, Rule]) -> None:
@@ -115,15 +135,17 @@ class PromptInjectionGuardrail:
         *,
         threshold: float = DEFAULT_THRESHOLD,
         indirect_sources: tuple[str, ...] = INDIRECT_SOURCES,
+        learned: bool = True,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError("threshold must be within 0..1")
         self.threshold = threshold
+        self.learned = learned
         self.indirect_sources = frozenset(indirect_sources)
 
     def scan(self, text: str, context: ScanContext) -> list[Finding]:
         threshold = float(context.params.get("threshold", self.threshold))
-        result = assess(text, indirect=context.source in self.indirect_sources)
+        result = assess(text, indirect=context.source in self.indirect_sources, learned=self.learned)
         if result.score < threshold or not result.rules:
             return []
         # The detail names the pattern families, never the offending text.
@@ -133,9 +155,12 @@ class PromptInjectionGuardrail:
 
 def build(params: Mapping[str, Any]) -> PromptInjectionGuardrail:
     """The registry factory: parameters come from the app's policy or config."""
-    unknown = set(params) - {"threshold", "indirect_sources"}
+    unknown = set(params) - {"threshold", "indirect_sources", "learned"}
     if unknown:
         raise ValueError(f"unknown prompt_injection parameters: {', '.join(sorted(unknown))}")
     threshold = float(params.get("threshold", DEFAULT_THRESHOLD))
     sources = tuple(params.get("indirect_sources", INDIRECT_SOURCES))
-    return PromptInjectionGuardrail(threshold=threshold, indirect_sources=sources)
+    learned = params.get("learned", True)
+    if not isinstance(learned, bool):
+        raise ValueError("prompt_injection parameter 'learned' must be true or false")
+    return PromptInjectionGuardrail(threshold=threshold, indirect_sources=sources, learned=learned)

