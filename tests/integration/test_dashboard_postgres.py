@@ -1,4 +1,4 @@
-"""The dashboard's rollups on PostgreSQL: migration 0012's trigger function keeps them equal
+"""The dashboard's rollups on PostgreSQL: the ledger's write path keeps them equal
 to the raw ledger through the ledger's real write path (upserts, in-progress then final)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Dashboard statistics: histogram percentiles, the rollups the triggers keep against the
+"""Dashboard statistics: histogram percentiles, the rollups the ledger's write path keeps against the
 raw ledger, budget forecasts, and the SVG charts."""
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
-            # Statement journals (upserts, the ledger's rollup triggers) in memory, not in
+            # Statement journals (the ledger's rollup upserts) in memory, not in
             # temporary files: about 30 µs less per ledger row written (ADR 0019).
             cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()

@@ -21,10 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pavedroad.store.schema import (
     SPEND_COUNTERS,
+    STATS_BINS,
+    STATS_BOUNDS,
+    STATS_COUNTERS,
     ledger,
     ledger_offsets,
     spend_daily,
     spend_daily_tags,
+    stats_daily,
+    stats_hourly,
 )
 
 IN_PROGRESS, INTERRUPTED = "in_progress", "interrupted"
@@ -34,7 +39,12 @@ DIMENSIONS = {"tenant": "tenant_id", "team": "team_id", "app": "app_id", "key": 
 _IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 Vector = tuple[int, ...]
-RollupKey = tuple[str, tuple[str, ...]]  # ("daily" | "tags", primary key values)
+# (table kind, primary key values): "daily" and "tags" for spend, "hourly" and "stats_daily"
+# for the dashboard's request statistics.
+RollupKey = tuple[str, tuple[Any, ...]]
+_ROLLUPS: dict[str, tuple[sa.Table, tuple[str, ...]]] = {
+    "daily": (spend_daily, SPEND_COUNTERS), "tags": (spend_daily_tags, SPEND_COUNTERS),
+    "hourly": (stats_hourly, STATS_COUNTERS), "stats_daily": (stats_daily, STATS_COUNTERS)}
 
 
 def day_of(stamp: float) -> str:
@@ -69,7 +79,34 @@ def _contributions(row: Mapping[str, Any]) -> list[tuple[RollupKey, Vector]]:
     out: list[tuple[RollupKey, Vector]] = [(("daily", daily), vector)]
     for key, value in sorted((row["tags"] or {}).items()):
         out.append((("tags", (row["day"], key, value)), vector))
+    stats = _stats_vector(row)
+    owners = (row["tenant_id"] or "", row["team_id"] or "", row["app_id"] or "",
+              row["key_id"] or "", row["model"] or "", row["deployment"] or "")
+    started = float(row["started_at"])
+    for kind, grain in (("hourly", 3600), ("stats_daily", 86400)):
+        out.append(((kind, (int(started // grain) * grain, *owners)), stats))
     return out
+
+
+def _bin(ms: float | None) -> int | None:
+    """The histogram bucket of a duration: the first bound it is under (None: unknown)."""
+    if ms is None:
+        return None
+    for i, bound in enumerate(STATS_BOUNDS):
+        if ms < bound:
+            return i
+    return len(STATS_BOUNDS)
+
+
+def _stats_vector(row: Mapping[str, Any]) -> Vector:
+    vector = [1, int(row["outcome"] != "ok"), int(bool(row["cache_hit"])),
+              row["cost_nanousd"] or 0, *([0] * (2 * STATS_BINS))]
+    latency, ttft = _bin(row["latency_ms"]), _bin(row["ttft_ms"])
+    if latency is not None:
+        vector[4 + latency] = 1
+    if ttft is not None:
+        vector[4 + STATS_BINS + ttft] = 1
+    return tuple(vector)
 
 
 def rollup_deltas(
@@ -97,6 +134,27 @@ def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL alike)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+@functools.cache
+def _row_upsert(dialect: str) -> Any:
+    """The ledger row upsert, built once per dialect (see `_rollup_upsert`)."""
+    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(ledger)
+    return stmt.on_conflict_do_update(
+        index_elements=[ledger.c.request_id],
+        set_={name: stmt.excluded[name] for name in ROW_COLUMNS if name != "request_id"})
+
+
+@functools.cache
+def _rollup_upsert(kind: str, dialect: str) -> Any:
+    """`INSERT … ON CONFLICT DO UPDATE SET counter = counter + excluded.counter`, built once
+    per table and dialect: with the statistics' 52 counters, building it every flush cost
+    more than running it."""
+    table, counters = _ROLLUPS[kind]
+    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={name: table.c[name] + stmt.excluded[name] for name in counters})
 
 
 def _supersedes(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
@@ -167,28 +225,20 @@ class LedgerRepository:
         return found
 
     async def _upsert_rows(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-        stmt = _insert(conn, ledger)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[ledger.c.request_id],
-            set_={name: stmt.excluded[name] for name in ROW_COLUMNS if name != "request_id"})
-        await conn.execute(stmt, rows)
+        await conn.execute(_row_upsert(conn.dialect.name), rows)
 
     async def _bump(self, conn: AsyncConnection, deltas: Mapping[RollupKey, Vector]) -> None:
-        by_table: dict[str, list[dict[str, Any]]] = {"daily": [], "tags": []}
+        """Move every rollup row by its delta: one multi-row upsert per table, however many
+        ledger rows the batch held (cheaper than a trigger per row)."""
+        by_table: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _ROLLUPS}
         for (kind, key), vector in deltas.items():
-            table = spend_daily if kind == "daily" else spend_daily_tags
+            table, counters = _ROLLUPS[kind]
             names = [c.name for c in table.primary_key.columns]
             by_table[kind].append({**dict(zip(names, key, strict=True)),
-                                   **dict(zip(SPEND_COUNTERS, vector, strict=True))})
+                                   **dict(zip(counters, vector, strict=True))})
         for kind, values in by_table.items():
-            if not values:
-                continue
-            table = spend_daily if kind == "daily" else spend_daily_tags
-            stmt = _insert(conn, table)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(table.primary_key.columns),
-                set_={name: table.c[name] + stmt.excluded[name] for name in SPEND_COUNTERS})
-            await conn.execute(stmt, values)
+            if values:
+                await conn.execute(_rollup_upsert(kind, conn.dialect.name), values)
 
     async def _store_offset(self, conn: AsyncConnection, writer: str, file: str,
                             offset: int) -> None:

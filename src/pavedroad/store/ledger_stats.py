@@ -20,6 +20,7 @@ from pavedroad.store.audit import public
 from pavedroad.store.ledger import DIMENSIONS, IN_PROGRESS
 from pavedroad.store.schema import (
     STATS_BINS,
+    STATS_BOUNDS,
     STATS_COUNTERS,
     audit_records,
     ledger,
@@ -27,9 +28,7 @@ from pavedroad.store.schema import (
     stats_hourly,
 )
 
-# Upper bounds (ms) of the histogram buckets; the last bucket is open-ended.
-BOUNDS: tuple[float, ...] = (5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500,
-                             2000, 3000, 5000, 7500, 10000, 20000, 30000, 60000, 120000)
+BOUNDS = STATS_BOUNDS  # upper bounds (ms) of the histogram buckets; the last is open-ended
 QUANTILES = (0.5, 0.95, 0.99)
 EXPLORER_COLUMNS = ("request_id", "started_at", "tenant_id", "team_id", "app_id", "key_id",
                     "model", "deployment", "route", "endpoint", "prompt_tokens",

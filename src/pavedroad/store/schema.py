@@ -324,11 +324,15 @@ sa.Index("ix_ledger_started_cover", ledger.c.started_at, ledger.c.tenant_id, led
 sa.Index("ix_ledger_app_started", ledger.c.app_id, ledger.c.started_at)
 sa.Index("ix_ledger_key_started", ledger.c.key_id, ledger.c.started_at)
 
-# Hourly and daily rollups of the ledger for the dashboard, kept by triggers on `ledger`
-# (migration 0012): requests, errors, cache hits, cost and latency/TTFT histograms whose
-# buckets are store/ledger_stats.py's BOUNDS. "" where a request has no such owner.
+# Hourly and daily rollups of the ledger for the dashboard, moved by the ledger's one write
+# path in the same transaction as the rows (store/ledger.py): requests, errors, cache hits,
+# cost and latency/TTFT histograms over STATS_BOUNDS. "" where a request has no such owner.
 STATS_KEYS = ("tenant_id", "team_id", "app_id", "key_id", "model", "deployment")
-STATS_BINS = 24
+# Upper bounds (ms) of the histogram buckets; the last bucket is open-ended.
+STATS_BOUNDS: tuple[float, ...] = (5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000,
+                                   1500, 2000, 3000, 5000, 7500, 10000, 20000, 30000, 60000,
+                                   120000)
+STATS_BINS = len(STATS_BOUNDS) + 1
 STATS_COUNTERS = ("requests", "errors", "cache_hits", "cost_nanousd",
                   *(f"lat_{i}" for i in range(STATS_BINS)),
                   *(f"ttft_{i}" for i in range(STATS_BINS)))
