@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support.receivers import Receiver
-from tests.support.servers import RunningGateway, Sim
+from tests.support.servers import MASTER_KEY, RunningGateway, Sim
 
 CONFIG = """
 store: {url: "{db}"}
@@ -76,6 +76,25 @@ def _alerts(gw: RunningGateway, **params: str) -> list[dict[str, Any]]:
         return alerts
 
 
+def _slos(gw: RunningGateway) -> list[dict[str, Any]]:
+    with gw.client() as client:
+        response = client.get("/admin/slos")
+        response.raise_for_status()
+        assert response.json()["configured"][0]["availability"] == 0.99
+        slos: list[dict[str, Any]] = response.json()["slos"]
+        return slos
+
+
+def _overview(gw: RunningGateway) -> str:
+    """The dashboard's overview page, as the admin sees it."""
+    with httpx.Client(base_url=gw.url, timeout=30) as browser:
+        login = browser.post("/ui/login", data={"key": MASTER_KEY, "next": "/ui"})
+        assert login.status_code in (200, 303)
+        page = browser.get("/ui", follow_redirects=True)
+        assert page.status_code == 200
+        return page.text
+
+
 def _wait_alert(gw: RunningGateway, predicate: Callable[[dict[str, Any]], bool],
                 timeout: float = 15.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
@@ -108,6 +127,15 @@ def test_error_spike_fires_availability_burn_then_resolves(gw: RunningGateway, s
     assert "availability" in alert["message"]
     sent = hook.wait_for(lambda bodies: any(b["status"] == "firing" for b in bodies))
     assert sent[0]["alert"]["id"] == alert["id"]
+    slos = _slos(gw)
+    availability = next(s for s in slos if s["app"] == "flaky"
+                        and s["objective"] == "availability")
+    assert availability["target"] == 0.99 and availability["windows"][0]["burning"] is True
+    latency = next(s for s in slos if s["app"] == "flaky" and s["objective"] == "latency")
+    assert latency["latency_ms"] == 150 and latency["windows"][0]["burning"] is False
+    overview = _overview(gw)
+    assert "Service-level objectives" in overview and "flaky" in overview
+    assert 'class="bad"' in overview  # the burning objective stands out
     sim.reset()
     # Healthy traffic pushes the bad requests out of the short window: the alert resolves.
     _call(gw, key, 20, every=0.1)

@@ -19,6 +19,11 @@ rules:
   - id: private-app-metadata
     when: app.risk_class == "limited"
     logging: metadata
+  - id: guarded-app
+    when: app.risk_class == "high"
+    guardrails:
+      input:
+        pii: {action: flag}
 """
 
 CONFIG = """
@@ -148,3 +153,27 @@ def test_failed_request_marks_the_root_span_as_error(gw: RunningGateway, sim: Si
     root = next(s for s in spans if s.name == "chat m")
     assert root.status.code == 2  # STATUS_CODE_ERROR
     assert _attributes(root)["error.type"] == response.json()["error"]["code"]
+
+
+def test_guardrail_scans_are_spans_and_findings_are_events(gw: RunningGateway,
+                                                           otlp: Receiver) -> None:
+    gw.ensure_app("acme/t/guarded", risk_class="high")
+    key = gw.create_key(app="acme/t/guarded")
+    with gw.client(key) as client:
+        response = client.post("/v1/chat/completions", json={
+            "model": "m", "messages": [{"role": "user", "content": "mail me at ann@example.com"}]})
+    assert response.status_code == 200
+    spans = _spans(otlp, 3)
+    root = next(s for s in spans if s.name == "chat m")
+    scan = next(s for s in spans if s.name == "guardrails input")
+    assert scan.parent_span_id == root.span_id
+    assert _attributes(scan)["pavedroad.guardrails"] == "pii"
+    assert _attributes(scan)["pavedroad.findings"] == 1
+    assert root.start_time_unix_nano <= scan.start_time_unix_nano <= scan.end_time_unix_nano
+    events = [e for e in root.events if e.name == "gen_ai.guardrail.finding"]
+    assert len(events) == 1
+    finding = {kv.key: kv.value for kv in events[0].attributes}
+    assert finding["pavedroad.category"].string_value == "EMAIL"
+    # The scan and its finding never carry the matched text (the root span holds the
+    # prompt only because this app's policy logs content in full).
+    assert "ann@example.com" not in str(scan) + str(events[0])

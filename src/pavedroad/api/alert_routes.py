@@ -45,3 +45,16 @@ async def list_alerts(request: Request) -> Response:
                                         limit=int(limit_text))
     body = {"alerts": [r.as_dict() for r in records]}
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def list_slos(request: Request) -> Response:
+    """`GET /admin/slos`: each app's objectives and their burn rates right now, as this
+    gateway sees its own traffic (tenant admins: their tenant's apps)."""
+    only = reader_tenant(request)
+    gateway = gateway_of(request)
+    if gateway.alerts is None:
+        raise ServiceUnavailable("alerts are not enabled on this gateway "
+                                 "(telemetry.alerts.enabled: false)")
+    configured = [slo.model_dump() for slo in gateway.settings.telemetry.slos]
+    body = {"configured": configured, "slos": gateway.alerts.monitor.status(tenant_id=only)}
+    return Response(orjson.dumps(body), media_type="application/json")

@@ -81,6 +81,7 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/admin/requests", stats_routes.requests, methods=["GET"]),
         Route("/admin/requests/{request_id}", stats_routes.request_one, methods=["GET"]),
         Route("/admin/alerts", alert_routes.list_alerts, methods=["GET"]),
+        Route("/admin/slos", alert_routes.list_slos, methods=["GET"]),
         *(Route(path, endpoint, methods=[method])
           for path, endpoint, method in prompt_routes.ROUTES),
         *(Route(path, endpoint, methods=[method])

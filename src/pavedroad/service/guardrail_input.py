@@ -10,6 +10,7 @@ in the answer on its way back to the caller — complete answers and streams ali
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -40,7 +41,13 @@ class InputGuardrails:
         if not rules:
             return await call_next(exchange)
         pseudonyms = Pseudonymizer()
-        if not self._scan_messages(exchange, rules, pseudonyms):
+        started = time.perf_counter()
+        changed = self._scan_messages(exchange, rules, pseudonyms)
+        if exchange.spans is not None:  # a traced request: the scan becomes a span
+            exchange.spans.append(("guardrails input", started, time.perf_counter(), {
+                "pavedroad.guardrails": ",".join(rule.name for rule in rules),
+                "pavedroad.findings": sum(f.direction == "input" for f in exchange.findings)}))
+        if not changed:
             return await call_next(exchange)  # nothing pseudonymised: nothing to restore
         result = await call_next(exchange)
         if isinstance(result, ChatStream):

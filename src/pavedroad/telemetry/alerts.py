@@ -19,7 +19,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from pavedroad.config.telemetry import AlertsConfig, SLOConfig, TelemetryConfig
+from pavedroad.config.telemetry import (
+    AlertsConfig,
+    BurnWindowConfig,
+    SLOConfig,
+    TelemetryConfig,
+)
 from pavedroad.core.errors import all_error_classes
 from pavedroad.core.ids import new_id
 from pavedroad.service.pipeline import Exchange
@@ -159,18 +164,49 @@ class AlertMonitor:
         now = self._clock()
         return [*self._burning(now), *self._anomalies(now)]
 
+    def status(self, *, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        """Every watched (app, objective) with its burn rate over each rule's windows now,
+        for the dashboard and `GET /admin/slos`; `tenant_id` limits it to one tenant."""
+        now = self._clock()
+        out: list[dict[str, Any]] = []
+        for watch in self._watches.values():
+            if tenant_id is not None and watch.tenant_id != tenant_id:
+                continue
+            for objective in watch.objectives:
+                windows = []
+                for w in self._config.burn_windows:
+                    rate_long, rate_short, requests = self._rates(watch, objective, w, now)
+                    windows.append({
+                        "window": f"{w.long_seconds:g}s/{w.short_seconds:g}s", "factor": w.factor,
+                        "severity": w.severity, "burn_rate_long": round(rate_long, 3),
+                        "burn_rate_short": round(rate_short, 3), "requests_short": requests,
+                        "burning": requests >= self._config.min_requests
+                        and min(rate_long, rate_short) >= w.factor})
+                out.append({"app": watch.app, "app_id": watch.app_id,
+                            "tenant_id": watch.tenant_id, "objective": objective.name,
+                            "target": objective.target,
+                            "latency_ms": None if objective.latency_s is None
+                            else objective.latency_s * 1000, "windows": windows})
+        return out
+
+    @staticmethod
+    def _rates(watch: _Watch, objective: _Objective, w: BurnWindowConfig,
+               now: float) -> tuple[float, float, float]:
+        """Burn rate over the long and the short window, and the short window's requests."""
+        long = watch.series.window(now, w.long_seconds)
+        short = watch.series.window(now, w.short_seconds)
+        bad, total = (_FAILED, _TOTAL) if objective.latency_s is None else (_SLOW, _OK)
+        return (burn_rate(long[bad], long[total], objective.target),
+                burn_rate(short[bad], short[total], objective.target), short[total])
+
     def _burning(self, now: float) -> Iterable[Condition]:
         for watch in self._watches.values():
             for w in self._config.burn_windows:
-                long = watch.series.window(now, w.long_seconds)
-                short = watch.series.window(now, w.short_seconds)
                 label = f"{w.long_seconds:g}s/{w.short_seconds:g}s"
                 for objective in watch.objectives:
-                    bad, total = (_FAILED, _TOTAL) if objective.latency_s is None else (_SLOW, _OK)
-                    rate_long = burn_rate(long[bad], long[total], objective.target)
-                    rate_short = burn_rate(short[bad], short[total], objective.target)
+                    rate_long, rate_short, requests = self._rates(watch, objective, w, now)
                     self.burn.labels(watch.app, objective.name, label).set(rate_short)
-                    if (short[total] < self._config.min_requests or rate_long < w.factor
+                    if (requests < self._config.min_requests or rate_long < w.factor
                             or rate_short < w.factor):
                         continue
                     what = (f"{objective.target:.2%} availability" if objective.latency_s is None
@@ -186,7 +222,7 @@ class AlertMonitor:
                         details={"objective": objective.name, "target": objective.target,
                                  "window": label, "burn_rate_long": round(rate_long, 3),
                                  "burn_rate_short": round(rate_short, 3),
-                                 "requests_short": short[total], "bad_short": short[bad]})
+                                 "requests_short": requests})
 
     def _anomalies(self, now: float) -> Iterable[Condition]:
         config = self._config.cost_anomaly

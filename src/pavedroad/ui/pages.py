@@ -98,6 +98,7 @@ async def overview(request: Request, caller: Caller, query: Mapping[str, str]) -
                              query={"by": "tenant", "period": "month"})
     budgets = await call_admin(request, caller, "GET", "/admin/budgets")
     alerts = await call_admin(request, caller, "GET", "/admin/alerts")
+    slos = await call_admin(request, caller, "GET", "/admin/slos")
     label = await names(request, caller)
     total = stats.data["total"] if stats.ok else None
     points = stats.data["series"] if stats.ok else []
@@ -132,6 +133,7 @@ async def overview(request: Request, caller: Caller, query: Mapping[str, str]) -
         "budget_month": sum(b["amount"] for b in limits if b["period"] == "month"),
         "alerts": alerts.data.get("alerts", []) if alerts.ok else None,
         "alerts_status": alerts.status,
+        "slos": slos.data.get("slos", []) if slos.ok else [],
     }
 
 
