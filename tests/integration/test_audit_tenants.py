@@ -17,7 +17,16 @@ from tests.support.servers import MASTER_KEY, RunningGateway, Sim, start_gateway
 
 pytestmark = pytest.mark.timeout(60)
 
-READS = ["/admin/audit", "/admin/ledger", "/admin/spend", "/admin/budgets", "/admin/org"]
+READS = ["/admin/audit", "/admin/ledger", "/admin/spend", "/admin/budgets", "/admin/org",
+         "/admin/requests", "/admin/stats/overview", "/admin/stats/summary", "/admin/prompts",
+         "/admin/collections"]
+# Tenant-scoped reads where this world has nothing of either tenant's to show: they are
+# checked for leaks and for refusing plain callers, not for showing the reader's own data.
+READS_MAYBE_EMPTY = ["/admin/alerts", "/admin/slos", "/admin/evals/runs", "/admin/evals/online",
+                     "/admin/stats/findings", "/admin/stats/attempts", "/admin/stats/timeseries"]
+# One object by id: another tenant's is 404, like one that does not exist.
+DETAILS = {"/admin/requests/{request_id}": "request", "/admin/collections/{collection}": "col",
+           "/admin/prompts/{prompt}": "prompt", "/admin/prompts/{prompt}/diff": "prompt"}
 SPEND_BY = ["tenant", "team", "app", "key", "model", "deployment", "user"]
 MASTER_ONLY = [("GET", "/admin/audit/verify"), ("GET", "/admin/keys"),
                ("GET", "/admin/switches"), ("GET", "/admin/deployments"),
@@ -30,6 +39,7 @@ class Tenant:
     admin: str = ""
     caller: str = ""
     ids: set[str] = field(default_factory=set)  # every id and name that is only this tenant's
+    objects: dict[str, str] = field(default_factory=dict)  # kind -> an id of this tenant's
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +69,26 @@ def world(sim_session: Sim, tmp_path_factory: pytest.TempPathFactory,
                                    ("key", f"caller-{tenant.name}")):
                 client.post("/admin/budgets", json={"scope": scope, "subject": subject,
                                                     "amount": 100}).raise_for_status()
+            prompt = client.post("/admin/prompts", json={
+                "id": f"greet-{tenant.name}", "app": path,
+                "messages": [{"role": "user", "content": "hello {{ who }}"}],
+                "variables": {"who": {"type": "string"}}})
+            prompt.raise_for_status()
+            client.post("/admin/prompts", json={
+                "id": f"greet-{tenant.name}", "app": path,
+                "messages": [{"role": "user", "content": "hi {{ who }}"}],
+                "variables": {"who": {"type": "string"}}}).raise_for_status()
+            made_col = client.post("/admin/collections", json={
+                "name": f"kb-{tenant.name}", "tenant": tenant.name, "apps": [path]})
+            made_col.raise_for_status()
+            collection = made_col.json()["id"]
+            client.post(f"/admin/collections/{collection}/documents", json={"documents": [
+                {"source": f"notes-{tenant.name}.md",
+                 "text": f"# Notes\n\nThe {tenant.name} runbook says restart twice."}]},
+                        ).raise_for_status()
+        tenant.objects.update(prompt=f"greet-{tenant.name}", col=collection)
+        tenant.ids |= {f"greet-{tenant.name}", collection, f"kb-{tenant.name}",
+                       f"notes-{tenant.name}.md"}
         directory = gw.gateway.org_admin.directory
         app = directory.app(path)
         team = directory.teams[app.team_id]
@@ -73,6 +103,7 @@ def world(sim_session: Sim, tmp_path_factory: pytest.TempPathFactory,
             response.raise_for_status()
             request_ids.append(response.headers["x-pavedroad-request-id"])
             tenant.ids.add(request_ids[-1])
+            tenant.objects["request"] = request_ids[-1]
     rows = wait_for_rows(gw.url, request_ids)
     for tenant in tenants:
         tenant.ids |= {r["key_id"] for r in rows.values() if r["request_id"] in tenant.ids}
@@ -84,6 +115,13 @@ def world(sim_session: Sim, tmp_path_factory: pytest.TempPathFactory,
             time.sleep(0.05)
     yield gw, tenants[0], tenants[1]
     gw.stop()
+
+
+def page(path: str) -> dict[str, str]:
+    """The largest page each list endpoint allows (so nothing hides beyond the first)."""
+    return {"/admin/audit": {"limit": "1000"}, "/admin/ledger": {"limit": "1000"},
+            "/admin/requests": {"limit": "500"},
+            "/admin/stats/summary": {"by": "app"}}.get(path, {})
 
 
 def get(gw: RunningGateway, key: str, path: str, **params: str) -> httpx.Response:
@@ -102,7 +140,7 @@ def test_a_tenant_admin_reads_only_its_tenant(
 ) -> None:
     gw, alpha, bravo = world
     for me, other in ((alpha, bravo), (bravo, alpha)):
-        response = get(gw, me.admin, path, **({"limit": "1000"} if "spend" not in path else {}))
+        response = get(gw, me.admin, path, **page(path))
         assert response.status_code == 200, response.text
         assert_clean(response.text, other)
         # ... and it does see its own data there.
@@ -148,8 +186,7 @@ def test_the_master_key_reads_every_tenant(world: tuple[RunningGateway, Tenant, 
                                            ) -> None:
     gw, alpha, bravo = world
     for path in READS:
-        text = get(gw, MASTER_KEY, path, **({"limit": "1000"}
-                                                   if "spend" not in path else {})).text
+        text = get(gw, MASTER_KEY, path, **page(path)).text
         assert any(i in text for i in alpha.ids) and any(i in text for i in bravo.ids), path
 
 
@@ -170,3 +207,63 @@ def test_tenant_admins_cannot_use_master_only_endpoints(
     with gw.client(alpha.admin) as client:
         response = client.request(method, path, json={} if method == "POST" else None)
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", READS_MAYBE_EMPTY)
+def test_other_tenant_scoped_reads_never_leak(
+    world: tuple[RunningGateway, Tenant, Tenant], path: str,
+) -> None:
+    gw, alpha, bravo = world
+    for me, other in ((alpha, bravo), (bravo, alpha)):
+        response = get(gw, me.admin, path)
+        assert response.status_code == 200, (path, response.text)
+        assert_clean(response.text, other)
+    assert get(gw, alpha.caller, path).status_code == 403
+
+
+@pytest.mark.parametrize("template", sorted(DETAILS))
+def test_another_tenants_object_is_not_found(
+    world: tuple[RunningGateway, Tenant, Tenant], template: str,
+) -> None:
+    gw, alpha, bravo = world
+    kind = DETAILS[template]
+    name = template.split("{")[1].split("}", maxsplit=1)[0]
+    params = {"from": "1", "to": "2"} if template.endswith("/diff") else {}
+    mine = get(gw, alpha.admin, template.replace(f"{{{name}}}", alpha.objects[kind]), **params)
+    assert mine.status_code == 200, (template, mine.text)
+    theirs = get(gw, alpha.admin, template.replace(f"{{{name}}}", bravo.objects[kind]), **params)
+    assert theirs.status_code == 404, (template, theirs.text)
+    # The error may repeat the id the caller sent; nothing else of bravo's.
+    assert_clean(theirs.text.replace(bravo.objects[kind], ""), bravo)
+
+
+def test_a_caller_key_lists_and_searches_only_its_apps_collections(
+    world: tuple[RunningGateway, Tenant, Tenant],
+) -> None:
+    gw, alpha, bravo = world
+    listed = get(gw, alpha.caller, "/v1/collections")
+    assert listed.status_code == 200 and alpha.objects["col"] in listed.text
+    assert_clean(listed.text, bravo)
+    with gw.client(alpha.caller) as client:
+        mine = client.post(f"/v1/collections/{alpha.objects['col']}/search",
+                           json={"query": "runbook restart"})
+        theirs = client.post(f"/v1/collections/{bravo.objects['col']}/search",
+                             json={"query": "runbook restart"})
+    assert mine.status_code == 200 and "alpha runbook" in mine.text
+    assert theirs.status_code == 404
+    assert_clean(theirs.text.replace(bravo.objects["col"], ""), bravo)
+
+
+def test_every_admin_read_route_is_classified() -> None:
+    """A new admin GET route must join one of the lists above (and so these tests)."""
+    from pavedroad.api.app import create_app
+    from pavedroad.config.models import Settings
+    from pavedroad.service.gateway import build_gateway
+
+    app = create_app(build_gateway(Settings(), env={}))
+    gets = {route.path for route in app.routes  # type: ignore[attr-defined]
+            if route.path.startswith("/admin") and "GET" in (route.methods or ())}  # type: ignore[attr-defined]
+    known = {*READS, *READS_MAYBE_EMPTY, *DETAILS,
+             *(path for method, path in MASTER_ONLY if method == "GET"),
+             "/admin/evals/runs/{run_id}", "/admin/evals/compare"}  # tests/integration/test_eval_runs.py
+    assert gets - known == set()
