@@ -23,6 +23,7 @@ from pavedroad.core.errors import (
     PermissionDenied,
 )
 from pavedroad.core.types import Caller, Subject
+from pavedroad.rag.fusion import PLAIN_RRF
 from pavedroad.rag.hashing_embedder import HashingEmbedder
 from pavedroad.rag.ingest import SourceDocument
 from pavedroad.rag.service import RetrievalService
@@ -175,6 +176,27 @@ async def test_search_modes_filters_and_metadata(engine: AsyncEngine) -> None:
         await service.ingest("mixed", [SourceDocument("bad.pdf", b"%PDF-1.4 nope")])
     with pytest.raises(CollectionNotFound):
         await service.search("nope", "key")
+
+
+class MiniLMNamed(HashingEmbedder):
+    """The hashing embedder under the local model's name, so collections get its fusion."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = "minilm-l6-v2"
+
+
+async def test_hybrid_fusion_follows_the_collection_embedder(engine: AsyncEngine) -> None:
+    service = RetrievalService(engine, MiniLMNamed(), check_seconds=0)
+    collection = await service.create_collection("fused")
+    await service.ingest(collection.id, [SourceDocument("keys.md", KEYS),
+                                         SourceDocument("budgets.md", BUDGETS)])
+    # Convex fusion (MINILM_FUSION): a chunk first in both rankings scores 0.3 + 0.7.
+    [top, *_] = await service.search("fused", "revoke a virtual key")
+    assert top.citation.source == "keys.md" and top.score == pytest.approx(1.0)
+    service.fusion = PLAIN_RRF  # an explicit setting applies to every collection
+    [top, *_] = await service.search("fused", "revoke a virtual key")
+    assert top.citation.source == "keys.md" and top.score == pytest.approx(2 / 61)
 
 
 async def test_access_follows_apps_and_tenants(engine: AsyncEngine) -> None:

@@ -101,6 +101,24 @@ def test_product_fusion_weights_each_ranking() -> None:
     assert Fusion(k=60, bm25_weight=1.0, vector_weight=1.0) == PLAIN_RRF
 
 
+async def test_embed_cache_reuses_vectors_across_runs(tmp_path: Path) -> None:
+    class Counting(HashingEmbedder):
+        calls = 0
+
+        async def embed(self, texts: Any) -> Any:
+            Counting.calls += len(texts)
+            return await super().embed(texts)
+
+    path = tmp_path / "vectors.npz"
+    first = await rag_eval.CachedEmbedder(Counting(), path).embed(["a b", "c d", "a b"])
+    again = await rag_eval.CachedEmbedder(Counting(), path).embed(["c d", "a b"])
+    assert Counting.calls == 2  # "a b" and "c d" once each, the second run from the file
+    assert (again == first[[1, 0]]).all()
+    # A file made by another embedder is not used.
+    other = rag_eval.CachedEmbedder(HashingEmbedder(64), path)
+    assert (await other.embed(["a b"])).shape == (1, 64)
+
+
 def test_span_overlap_needs_the_same_document_and_a_shared_character() -> None:
     gold = rag_eval.Span("a.md", 10, 20)
     assert gold.overlaps("a.md", 19, 30)

@@ -1,4 +1,5 @@
-"""BM25, the hashing embedder, rank fusion, filters and snapshots of an in-process index."""
+"""BM25, the hashing embedder, rank and score fusion, filters and snapshots of an in-process
+index."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import pytest
 
 from pavedroad.core.errors import InvalidRequest
 from pavedroad.rag.bm25 import BM25Index, analyze
-from pavedroad.rag.fusion import reciprocal_rank_fusion
+from pavedroad.rag.fusion import (
+    MINILM_FUSION,
+    PLAIN_RRF,
+    Fusion,
+    convex_fusion,
+    fuse,
+    fusion_for,
+    reciprocal_rank_fusion,
+)
 from pavedroad.rag.hashing_embedder import HashingEmbedder
 from pavedroad.rag.index import CollectionIndex, IndexedChunk
 from pavedroad.rag.snapshot import IndexSnapshots, snapshot_dir_for
@@ -60,6 +69,34 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     assert [item for item, _ in fused] == [1, 3, 2, 4]
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
     assert len(reciprocal_rank_fusion([[1, 2], [2, 3]], limit=2)) == 2
+
+
+def test_convex_fusion_weighs_min_max_normalised_scores() -> None:
+    bm25 = [(1, 10.0), (2, 5.0), (3, 0.0)]  # normalised: 1.0, 0.5, 0.0
+    vector = [(3, 0.9), (2, 0.4)]  # normalised: 1.0, 0.0
+    fused = convex_fusion([bm25, vector], weights=(0.3, 0.7))
+    assert [item for item, _ in fused] == [3, 1, 2]
+    assert [score for _, score in fused] == pytest.approx([0.7, 0.3, 0.15])
+    top_two = convex_fusion([bm25, vector], weights=(0.9, 0.1), limit=2)
+    assert [item for item, _ in top_two] == [1, 2]
+    # A list whose scores are all equal counts each item as its best, not as its worst.
+    [(item, score)] = convex_fusion([[(5, 2.0)], []], weights=(0.3, 0.7))
+    assert item == 5 and score == pytest.approx(0.3)
+
+
+def test_fuse_cuts_each_ranking_to_the_candidate_depth() -> None:
+    bm25 = [(i, 10.0 - i) for i in range(10)]
+    vector = [(9, 0.9), (8, 0.8), (0, 0.1)]
+    shallow = Fusion(method="convex", bm25_weight=0.5, vector_weight=0.5, candidates=2)
+    # Depth 2 keeps BM25 items 0 and 1 and vector items 9 and 8.
+    assert {item for item, _ in fuse(bm25, vector, shallow)} == {0, 1, 9, 8}
+    assert [item for item, _ in fuse(bm25, vector, PLAIN_RRF, limit=2)] == [0, 9]
+
+
+def test_fusion_follows_the_collection_embedder() -> None:
+    assert fusion_for("minilm-l6-v2") is MINILM_FUSION
+    assert MINILM_FUSION.method == "convex"
+    assert fusion_for("hashing-256") == PLAIN_RRF == Fusion()
 
 
 def _index() -> CollectionIndex:

@@ -15,11 +15,10 @@ import numpy.typing as npt
 
 from pavedroad.core.errors import InvalidRequest
 from pavedroad.rag.bm25 import BM25Index
-from pavedroad.rag.fusion import PLAIN_RRF, Fusion, reciprocal_rank_fusion
+from pavedroad.rag.fusion import PLAIN_RRF, Fusion, fuse
 from pavedroad.rag.types import Citation, Hit, SearchMode
 
 FIELDS = ("source", "title", "section", "document_id")
-CANDIDATES = 50  # per ranked list fused in hybrid mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +142,13 @@ class CollectionIndex:
                vector_ranked: list[tuple[str, float]] | None = None,
                fusion: Fusion = PLAIN_RRF,
                ) -> list[tuple[int, float]]:
-        """(row, score) best first: BM25 score, cosine similarity, or fused RRF score.
+        """(row, score) best first: BM25 score, cosine similarity, or fused score (`fusion`).
         `vector_ranked`: the vector ranking made elsewhere (chunk id, cosine), used instead
         of this index's own vectors."""
         mask = self.mask(filters)
         if mode == "bm25":
             return self.rank_bm25(query, k, mask)
-        depth = max(CANDIDATES, k)
+        depth = max(fusion.candidates, k)
         if vector_ranked is not None:
             semantic = self.rows(vector_ranked, mask)
         elif vector is not None:
@@ -158,10 +157,7 @@ class CollectionIndex:
             raise ValueError("vector and hybrid search need the query's embedding")
         if mode == "vector":
             return semantic[:k]
-        lexical = [i for i, _ in self.rank_bm25(query, depth, mask)]
-        return reciprocal_rank_fusion([lexical, [i for i, _ in semantic[:depth]]], k=fusion.k,
-                                      weights=(fusion.bm25_weight, fusion.vector_weight),
-                                      limit=k)
+        return fuse(self.rank_bm25(query, depth, mask), semantic, fusion, limit=k)
 
     def hit(self, row: int, score: float) -> Hit:
         chunk = self.chunks[row]

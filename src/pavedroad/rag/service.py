@@ -12,7 +12,7 @@ Construct it from an engine and an embedder; everything else is optional:
 Collections are named by id (`col_…`) or by name (unique within a tenant). Every method
 takes `caller=`: None is trusted in-process code (sees everything); a `Caller` is checked
 by `rag.access` (the API passes the request's caller). `search` implements
-`rag.types.Retriever`; modes are "hybrid" (BM25 and vectors fused by reciprocal rank),
+`rag.types.Retriever`; modes are "hybrid" (BM25 and vectors fused: `rag.fusion`),
 "bm25" and "vector". Filters match `source` (a value ending in "/" is a folder),
 `title`, `section` (and its sub-sections), `document_id` and custom metadata fields; a list
 value matches any of its items.
@@ -20,9 +20,11 @@ value matches any of its items.
 Options: `snapshot_dir` (index snapshots, so a restart need not rebuild), `check_seconds`
 (how stale the collection list may be; other processes' ingests show up after it),
 `vector_store` ("auto": pgvector's HNSW index when the store is PostgreSQL with the
-extension, else exact search in process), `reranker` (reorders 3k candidates), and
-`embedders` (more embedders, for collections made with them), `inline_limit` (a changed
-collection of more chunks keeps answering from its previous index while the new one builds).
+extension, else exact search in process), `reranker` (reorders 3k candidates),
+`embedders` (more embedders, for collections made with them), `fusion` (how hybrid mode
+fuses, for every collection; default: the setting tuned for each collection's embedder,
+`rag.fusion.fusion_for`) and `inline_limit` (a changed collection of more chunks keeps
+answering from its previous index while the new one builds).
 """
 
 from __future__ import annotations
@@ -47,9 +49,8 @@ from pavedroad.core.ids import new_id
 from pavedroad.core.types import Caller
 from pavedroad.rag.access import can_read, check_manage, manage_tenant
 from pavedroad.rag.chunking import DEFAULT_OVERLAP, DEFAULT_TOKENS
-from pavedroad.rag.fusion import PLAIN_RRF, Fusion
+from pavedroad.rag.fusion import Fusion, fusion_for
 from pavedroad.rag.hashing_embedder import HashingEmbedder
-from pavedroad.rag.index import CANDIDATES
 from pavedroad.rag.indexes import IndexCache
 from pavedroad.rag.ingest import Ingestor, IngestReport, Progress, SourceDocument, read_path
 from pavedroad.rag.pgvector import PgvectorIndex, pgvector_available
@@ -70,11 +71,13 @@ class RetrievalService:
                  embedders: Mapping[str, Embedder] | None = None,
                  directory: OrgDirectory | None = None, reranker: Reranker | None = None,
                  snapshot_dir: Path | None = None, check_seconds: float = 1.0,
-                 vector_store: VectorStore = "auto", fusion: Fusion = PLAIN_RRF,
+                 vector_store: VectorStore = "auto", fusion: Fusion | None = None,
                  inline_limit: int = 20_000, audit: AdminAudit | None = None) -> None:
         self.repository = RetrievalRepository(engine)
         self._audit = audit  # admin changes (create, share, ingest, delete) are audited
-        self.fusion = fusion  # how hybrid mode weighs BM25 against vectors
+        # How hybrid mode weighs BM25 against vectors; None: the setting tuned for the
+        # collection's embedder (`rag.fusion.fusion_for`).
+        self.fusion = fusion
         # "auto": pgvector when the store is PostgreSQL with the extension, else in process.
         self.vector_store = vector_store
         self._pgvector: PgvectorIndex | None = None
@@ -260,7 +263,7 @@ class RetrievalService:
     async def search(self, collection: str, query: str, *, k: int = 10,
                      mode: SearchMode = "hybrid", filters: Mapping[str, Any] | None = None,
                      caller: Caller | None = None) -> list[Hit]:
-        """Ranked chunks with citations; `score` is BM25, cosine or the fused RRF score."""
+        """Ranked chunks with citations; `score` is BM25, cosine or the fused score."""
         _check_search(query, k, mode, filters)
         record = await self.collection(collection, caller=caller)
         pgvector = await self.pgvector()
@@ -268,16 +271,17 @@ class RetrievalService:
         if not len(index):
             return []
         depth = k * 3 if self.reranker is not None else k
+        fusion = self.fusion or fusion_for(record.embedder)
         vector, vector_ranked = None, None
         if mode != "bm25":
             vector = (await self._embedder_of(record).embed([query]))[0]
             if pgvector is not None:  # filters apply afterwards: fetch more when filtering
-                wanted = max(CANDIDATES, depth) * (4 if filters else 1)
+                wanted = max(fusion.candidates, depth) * (4 if filters else 1)
                 vector_ranked = await pgvector.rank(record.id, record.dimensions, vector,
                                                     wanted)
         ranked = await asyncio.to_thread(index.search, query, vector, k=depth, mode=mode,
                                          filters=filters, vector_ranked=vector_ranked,
-                                         fusion=self.fusion)
+                                         fusion=fusion)
         hits = [index.hit(row, score) for row, score in ranked]
         if self.reranker is not None:
             hits = await self.reranker.rerank(query, hits)
