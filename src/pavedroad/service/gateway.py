@@ -274,21 +274,15 @@ def build_gateway(
                           embedders=extra_embedders(embedder), audit=admin_audit)
     bind_retriever(deployments, rag)
     retrieval = RetrievalStage(rag, GuardrailRunner(registry, count=metrics.finding))
+    # The request path, outermost first (docs/adr/0005); prompts render before model access.
+    stages = [FailMode(health), *policy.front, retrieval, cache, *audit_stages,
+              *enforcement.stages, *policy.back, *([online_eval.stage] if online_eval else [])]
+    chat = ChatService(router, metrics, meter=metering.meter, stages=stages,
+                       observers=observers, complete=[prompts.stage()],
+                       sample_trace=tracer.sample if tracer else None)
     return Gateway(
-        settings=settings, router=router, chat=ChatService(router, metrics, meter=metering.meter,
-                                                         stages=[FailMode(health),
-                                                                 *policy.front, retrieval,
-                                                                 cache,
-                                                                 *audit_stages,
-                                                                 *enforcement.stages,
-                                                                 *policy.back,
-                                                                 *([online_eval.stage] if online_eval
-                                                                   else [])],
-                                                         observers=observers,
-                                                         complete=[prompts.stage()],
-                                                         sample_trace=tracer.sample if tracer
-                                                         else None),
-        embeddings=embeddings, metrics=metrics, keys=keys,
+        settings=settings, router=router, chat=chat, embeddings=embeddings, metrics=metrics,
+        keys=keys,
         key_admin=KeyAdmin(KeyRepository(engine), directory, cache=keys,
                            known_models=[m.name for m in settings.models], audit=admin_audit),
         org_admin=OrgAdmin(org_repository, directory, audit=admin_audit,
@@ -297,7 +291,6 @@ def build_gateway(
                                  audit=admin_audit, resolve_app=lambda ref: directory.app(ref).id),
         transport=transport, engine=engine, metering=metering,
         cache=cache, enforcement=enforcement, health=health, audit=audit, policy=policy,
-        shared=shared, alerts=alerts, tracer=tracer, online_eval=online_eval,
-        rag=rag,
+        shared=shared, alerts=alerts, tracer=tracer, online_eval=online_eval, rag=rag,
         prompts=prompts,
     )
