@@ -117,8 +117,6 @@ def fill(db: Path, n: int) -> dict[str, Any]:
     began = time.perf_counter()
     for name, _ in indexes:
         conn.execute(f"DROP INDEX {name}")
-    for statement in DASHBOARD.drop_triggers("sqlite"):  # rolled up once at the end
-        conn.execute(statement)
     rollup: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0] * 7)
     audit: list[tuple[Any, ...]] = []
     insert = (f"INSERT INTO ledger ({', '.join(COLUMNS)}) "
@@ -148,41 +146,13 @@ def fill(db: Path, n: int) -> dict[str, Any]:
         conn.execute(sql)
     for table in DASHBOARD.GRAINS:
         conn.execute(f"DELETE FROM {table}")
-        conn.execute(DASHBOARD.backfill(table, "sqlite"))
-    for statement in DASHBOARD.create_triggers("sqlite"):
-        conn.execute(statement)
+        conn.execute(DASHBOARD.backfill(table, "sqlite"))  # rolled up once, at the end
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()
     return {"app": owners[0][2], "key": owners[0][3], "request": "req_000500000",
             "insert_s": inserted, "total_s": time.perf_counter() - began,
             "audit": len(audit)}
-
-
-def trigger_cost(workdir: Path, n: int = 20_000) -> tuple[float, float]:
-    """µs per ledger row inserted (in batches of 1,000, as the flusher does) without and
-    with the rollup triggers."""
-    out = []
-    for with_triggers in (False, True):
-        db = workdir / f"triggers-{with_triggers}.db"
-        for old in workdir.glob(f"{db.name}*"):
-            old.unlink()
-        migrate(f"sqlite:///{db}")
-        conn = sqlite3.connect(db)
-        conn.execute("PRAGMA temp_store=MEMORY")  # as the gateway's engine sets it
-        if not with_triggers:
-            for statement in DASHBOARD.drop_triggers("sqlite"):
-                conn.execute(statement)
-        rows = list(_rows(n, [("t", "tm", "a", "k")], time.time()))
-        insert = (f"INSERT INTO ledger ({', '.join(COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(COLUMNS))})")
-        began = time.perf_counter()
-        for i in range(0, n, 1000):
-            conn.executemany(insert, rows[i:i + 1000])
-            conn.commit()
-        out.append((time.perf_counter() - began) / n * 1e6)
-        conn.close()
-    return out[0], out[1]
 
 
 def serve(db: Path, workdir: Path) -> tuple[uvicorn.Server, str]:
@@ -232,9 +202,6 @@ def main() -> None:
         print(f"filled {args.rows:,} rows: insert {meta['insert_s']:.1f} s, with indexes "
               f"{meta['total_s']:.1f} s; {meta['audit']:,} audit records")
     meta = json.loads(meta_file.read_text())
-    plain, triggered = trigger_cost(workdir)
-    print(f"ledger insert: {plain:.0f} µs/row without the rollup triggers, {triggered:.0f} "
-          "µs/row with them")
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     server, url = serve(db, workdir)
