@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import gateway_of
-from pavedroad.api.scope import reader_tenant
+from pavedroad.api.scope import readable_app, reader_tenant
 from pavedroad.audit.export import parse_time
-from pavedroad.core.errors import InvalidRequest, NotFound, ServiceUnavailable
+from pavedroad.core.errors import InvalidRequest, ServiceUnavailable
 
 _STATES = ("all", "firing", "resolved")
 
@@ -28,18 +28,7 @@ async def list_alerts(request: Request) -> Response:
     limit_text = query.get("limit", "200")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
         raise InvalidRequest("`limit` must be a whole number from 1 to 1000", param="limit")
-    app_id = None
-    if query.get("app"):
-        directory = gateway.org_admin.directory
-        await directory.refresh()
-        try:
-            app = directory.app(query["app"])
-            chain = directory.chain(app.id)
-            if only is not None and (chain is None or chain[2].id != only):
-                raise NotFound("")  # another tenant's app looks like no app at all
-        except NotFound:
-            raise NotFound(f"no app {query['app']!r}", param="app") from None
-        app_id = app.id
+    app_id = await readable_app(request, query.get("app"), only)
     records = await gateway.alerts.list(state=state, tenant_id=only, app_id=app_id,
                                         since=parse_time(query.get("from"), "from"),
                                         limit=int(limit_text))

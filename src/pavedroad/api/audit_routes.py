@@ -7,10 +7,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import caller_of, gateway_of
-from pavedroad.api.scope import reader_tenant
+from pavedroad.api.scope import readable_app, reader_tenant
 from pavedroad.audit.export import parse_time
 from pavedroad.audit.trail import AuditTrail, verify_chain
-from pavedroad.core.errors import InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
+from pavedroad.core.errors import InvalidRequest, PermissionDenied, ServiceUnavailable
 from pavedroad.store.audit import public
 
 MAX_ROWS = 1000
@@ -42,18 +42,7 @@ async def audit_records(request: Request) -> Response:
     only = reader_tenant(request)
     trail = _trail(request)
     query = request.query_params
-    app_id = None
-    if query.get("app"):
-        directory = gateway_of(request).org_admin.directory
-        await directory.refresh()
-        try:
-            app = directory.app(query["app"])
-            chain = directory.chain(app.id)
-            if only is not None and (chain is None or chain[2].id != only):
-                raise NotFound("")  # another tenant's app looks like no app at all
-        except NotFound:
-            raise NotFound(f"no app {query['app']!r}", param="app") from None
-        app_id = app.id
+    app_id = await readable_app(request, query.get("app"), only)
     rows = await trail.repository.find(
         since=parse_time(query.get("from"), "from"), until=parse_time(query.get("to"), "to"),
         tenant=only, app=app_id, after=_whole(query.get("after"), "after", default=None),

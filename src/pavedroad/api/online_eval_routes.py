@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import gateway_of
-from pavedroad.api.scope import reader_tenant
+from pavedroad.api.scope import readable_app, reader_tenant
 from pavedroad.audit.export import parse_time
-from pavedroad.core.errors import InvalidRequest, NotFound
+from pavedroad.core.errors import InvalidRequest
 from pavedroad.store.online_eval import OnlineEvalRepository
 
 MAX_ROWS = 1000
@@ -28,18 +28,7 @@ async def online_scores(request: Request) -> Response:
     limit = query.get("limit", "100")
     if not limit.isdecimal() or not 1 <= int(limit) <= MAX_ROWS:
         raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_ROWS}", param="limit")
-    app_id = None
-    if query.get("app"):
-        directory = gateway.org_admin.directory
-        await directory.refresh()
-        try:
-            app = directory.app(query["app"])
-            chain = directory.chain(app.id)
-            if only is not None and (chain is None or chain[2].id != only):
-                raise NotFound("")
-        except NotFound:
-            raise NotFound(f"no app {query['app']!r}", param="app") from None
-        app_id = app.id
+    app_id = await readable_app(request, query.get("app"), only)
     since, until = parse_time(query.get("from"), "from"), parse_time(query.get("to"), "to")
     # Read from the store even when sampling is off here: scores stored earlier (or by
     # another replica) stay readable.
