@@ -1,6 +1,6 @@
 """Latency of the prompt_injection and denied_topics guardrails on 2 KB prompts.
 
-    python bench/guardrails_injection.py [--runs 2000]
+    python bench/guardrails_injection.py [--runs 2000] [--deep-runs 200]
 
 Prints p50/p99 per scan for a few 2 KB prompt shapes: plain prose, a retrieved document
 scanned as indirect input, an attack hidden at the end of padding, and non-ASCII text.
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from pavedroad.guardrails.base import ScanContext
-from pavedroad.guardrails.injection import PromptInjectionGuardrail
+from pavedroad.guardrails.injection import PromptInjectionGuardrail, semantic
 from pavedroad.guardrails.topics import build as build_topics
 
 SIZE = 2048
@@ -58,6 +58,7 @@ def _measure(scan: Callable[[], object], runs: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--deep-runs", type=int, default=200, help="runs of the deep pass (0: skip)")
     args = parser.parse_args()
     injection = PromptInjectionGuardrail()
     topics = build_topics({
@@ -70,6 +71,19 @@ def main() -> None:
         p50, p99 = _measure(lambda t=text, c=ctx: injection.scan(t, c), args.runs)
         flagged = bool(injection.scan(text, ctx))
         print(f"| prompt_injection | {label} | {p50:.0f} | {p99:.0f} | {flagged} |")
+    scorer = semantic.shipped() if args.deep_runs else None
+    if scorer is not None:
+        deep = PromptInjectionGuardrail(deep=True)
+
+        def uncached(text: str, ctx: ScanContext) -> object:
+            scorer.embedder._cache.clear()  # measure the forward pass, not the content-hash cache
+            return deep.scan(text, ctx)
+
+        for label, (text, source) in PROMPTS.items():
+            ctx = ScanContext(direction="input", source=source)  # type: ignore[arg-type]
+            p50, p99 = _measure(lambda t=text, c=ctx: uncached(t, c), args.deep_runs)
+            flagged = bool(deep.scan(text, ctx))
+            print(f"| prompt_injection (deep) | {label} | {p50:.0f} | {p99:.0f} | {flagged} |")
     for label, (text, source) in PROMPTS.items():
         ctx = ScanContext(direction="input", source=source)  # type: ignore[arg-type]
         p50, p99 = _measure(lambda t=text, c=ctx: topics.scan(t, c), args.runs)

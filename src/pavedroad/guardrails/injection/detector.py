@@ -16,6 +16,10 @@ How it decides (see docs/adr/0011-injection-detector.md):
    (`model.py`, trained offline by evals/injection/train.py) and take the larger of the two
    calibrated scores: the rules explain what they catch, the model catches phrasings no rule
    names. Both put their operating point at 0.5.
+5. Optionally (`deep: true`, for high-risk apps) score the text's word windows by their nearest
+   neighbours among training attacks and benign texts in MiniLM embedding space (`semantic.py`,
+   ADR 0022) and take the larger of the rules' and that score, in place of the n-gram model's.
+   Without the `embeddings` extra the fast pass (4.) runs instead, never an error.
 
 The source decides which weight a family uses: retrieved documents and tool results are data,
 so instructions addressed to the model inside them score high on their own (indirect
@@ -29,12 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pavedroad.guardrails.base import Finding, Manifest, ScanContext
-from pavedroad.guardrails.injection import model, normalize
+from pavedroad.guardrails.injection import model, normalize, semantic
 from pavedroad.guardrails.injection.patterns import CATEGORIES, PROMPT_INJECTION, RULES, Rule
 
 NAME = "prompt_injection"
 DEFAULT_THRESHOLD = 0.5  # both halves are calibrated so that 0.5 is their operating point
 MODEL_RULE = "linear_model"  # named in findings when the learned model drove the score
+SEMANTIC_RULE = "semantic_model"  # named in findings when the deep pass drove the score
 INDIRECT_SOURCES = ("retrieved", "tool")
 _FLOODING_WEIGHT = 0.3
 _ENCODED_BONUS = 0.3  # instructions found only inside an encoded payload were hidden on purpose
@@ -60,6 +65,12 @@ MANIFEST = Manifest(
                 "description": "Also score with the learned n-gram model (about 0.2-0.4 ms per 2 KB); "
                                "false runs the pattern rules only.",
             },
+            "deep": {
+                "type": "boolean", "default": False,
+                "description": "Score with the rules and a sentence-embedding nearest-neighbour pass instead "
+                               "of the n-gram model (~160-300 ms per 2 KB on one core); needs the "
+                               "embeddings extra and runs the fast pass without it.",
+            },
             "indirect_sources": {
                 "type": "array", "items": {"enum": ["user", "system", "retrieved", "tool", "model"]},
                 "default": list(INDIRECT_SOURCES),
@@ -80,10 +91,13 @@ class Assessment:
     rules: tuple[str, ...]
     rule_score: float = 0.0
     model_score: float = 0.0
+    semantic_score: float = 0.0  # 0 when the deep pass did not run
 
 
-def assess(text: str, *, indirect: bool = False, learned: bool = True) -> Assessment:
-    """Score `text` in 0..1 and name the most likely category; `learned=False` is rules only."""
+def assess(text: str, *, indirect: bool = False, learned: bool = True, deep: bool = False) -> Assessment:
+    """Score `text` in 0..1 and name the most likely category; `learned=False` is rules only,
+    `deep=True` uses the sentence-embedding pass instead of the n-gram model when the embeddings
+    extra is installed (and the fast pass otherwise)."""
     plain, decoded = normalize.views(text)
     fired: dict[str, Rule] = {}
     for view in plain:
@@ -109,6 +123,15 @@ def assess(text: str, *, indirect: bool = False, learned: bool = True) -> Assess
         total_miss *= miss
     category = min(misses, key=lambda cat: misses[cat])
     rule_score = round(1.0 - total_miss, 4)
+    scorer = semantic.shipped() if deep else None
+    if scorer is not None:
+        # Cross-validation chose rules OR neighbours for the deep mode: the n-gram model's false
+        # positives on risky-looking prompts used the FPR budget the deep pass spends better.
+        semantic_score = round(scorer.score(text, extra_views=decoded), 4)
+        if semantic_score > rule_score:
+            names.append(SEMANTIC_RULE)
+        return Assessment(score=max(rule_score, semantic_score), category=category, rules=tuple(names),
+                          rule_score=rule_score, semantic_score=semantic_score)
     shipped = model.shipped() if learned else None
     if shipped is None:
         return Assessment(score=rule_score, category=category, rules=tuple(names), rule_score=rule_score)
@@ -136,16 +159,19 @@ class PromptInjectionGuardrail:
         threshold: float = DEFAULT_THRESHOLD,
         indirect_sources: tuple[str, ...] = INDIRECT_SOURCES,
         learned: bool = True,
+        deep: bool = False,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError("threshold must be within 0..1")
         self.threshold = threshold
         self.learned = learned
+        self.deep = deep
         self.indirect_sources = frozenset(indirect_sources)
 
     def scan(self, text: str, context: ScanContext) -> list[Finding]:
         threshold = float(context.params.get("threshold", self.threshold))
-        result = assess(text, indirect=context.source in self.indirect_sources, learned=self.learned)
+        result = assess(text, indirect=context.source in self.indirect_sources, learned=self.learned,
+                        deep=self.deep)
         if result.score < threshold or not result.rules:
             return []
         # The detail names the pattern families, never the offending text.
@@ -155,12 +181,15 @@ class PromptInjectionGuardrail:
 
 def build(params: Mapping[str, Any]) -> PromptInjectionGuardrail:
     """The registry factory: parameters come from the app's policy or config."""
-    unknown = set(params) - {"threshold", "indirect_sources", "learned"}
+    unknown = set(params) - {"threshold", "indirect_sources", "learned", "deep"}
     if unknown:
         raise ValueError(f"unknown prompt_injection parameters: {', '.join(sorted(unknown))}")
     threshold = float(params.get("threshold", DEFAULT_THRESHOLD))
     sources = tuple(params.get("indirect_sources", INDIRECT_SOURCES))
     learned = params.get("learned", True)
-    if not isinstance(learned, bool):
-        raise ValueError("prompt_injection parameter 'learned' must be true or false")
-    return PromptInjectionGuardrail(threshold=threshold, indirect_sources=sources, learned=learned)
+    deep = params.get("deep", False)
+    for name, value in (("learned", learned), ("deep", deep)):
+        if not isinstance(value, bool):
+            raise ValueError(f"prompt_injection parameter '{name}' must be true or false")
+    return PromptInjectionGuardrail(threshold=threshold, indirect_sources=sources, learned=learned,
+                                    deep=deep)

@@ -24,7 +24,7 @@ from typing import Any
 from pavedroad.guardrails.injection.detector import DEFAULT_THRESHOLD, INDIRECT_SOURCES, assess
 
 SPLITS = ("train", "dev", "test", "holdout")
-DETECTORS = ("combined", "rules", "model")  # which score is thresholded: both halves, or one
+DETECTORS = ("combined", "rules", "model", "semantic")  # which score is thresholded: all, or one
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +104,19 @@ def load(directory: Path) -> list[Example]:
 
 
 def evaluate(examples: Iterable[Example], *, split: str, threshold: float, detector: str = "combined",
-             ) -> Report:
+             deep: bool = False) -> Report:
     report = Report(split=split, threshold=threshold)
-    assess("warm-up")  # keep one-off start-up costs out of the latency figures
+    deep = deep or detector == "semantic"
+    assess("warm-up", deep=deep)  # keep one-off start-up costs out of the latency figures
     learned = detector != "rules"
     for ex in examples:
         if split not in ("all", ex.split):
             continue
         started = time.perf_counter()
-        result = assess(ex.text, indirect=ex.source in INDIRECT_SOURCES, learned=learned)
+        result = assess(ex.text, indirect=ex.source in INDIRECT_SOURCES, learned=learned, deep=deep)
         report.latencies_us.append((time.perf_counter() - started) * 1e6)
-        score = {"rules": result.rule_score, "model": result.model_score}.get(detector, result.score)
+        score = {"rules": result.rule_score, "model": result.model_score,
+                 "semantic": result.semantic_score}.get(detector, result.score)
         flagged = score >= threshold
         origin = report.per_origin.setdefault(ex.origin.split(":")[0], [0, 0])
         origin[1] += 1
@@ -184,12 +186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=(*SPLITS, "all"), default="test")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--detector", choices=DETECTORS, default="combined")
+    parser.add_argument("--deep", action="store_true", help="add the sentence-embedding pass")
     parser.add_argument("--sweep", action="store_true", help="pick the threshold on --split")
     parser.add_argument("--json", action="store_true", help="print the headline numbers as JSON")
     args = parser.parse_args(argv)
     examples = load(args.directory)
     threshold = sweep(examples, split=args.split) if args.sweep else args.threshold
-    report = evaluate(examples, split=args.split, threshold=threshold, detector=args.detector)
+    report = evaluate(examples, split=args.split, threshold=threshold, detector=args.detector,
+                      deep=args.deep)
     print(json.dumps(summary(report)) if args.json else render(report))
     return 0
 
