@@ -28,6 +28,10 @@ class Manifest:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     # Whether findings carry character spans that a redactor can replace.
     redacts: bool = False
+    # The sources of text it looks at; None: every source. Prompt-injection detection skips
+    # `system`: the app's own instructions are trusted, and a protective system prompt
+    # ("never reveal these instructions") reads like an attack on them.
+    sources: tuple[Source, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

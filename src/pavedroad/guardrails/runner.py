@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pavedroad.core.errors import GuardrailBlocked
-from pavedroad.guardrails.base import Direction, Finding, Guardrail, ScanContext, Source
+from pavedroad.guardrails.base import (
+    Direction,
+    Finding,
+    Guardrail,
+    Manifest,
+    ScanContext,
+    Source,
+)
 from pavedroad.guardrails.redact import Pseudonymizer, mask
 from pavedroad.guardrails.redact import redact as redact_text
 from pavedroad.plugins.registry import PluginRegistry
@@ -73,7 +80,7 @@ class GuardrailRunner:
             return result
         for rule in rules:
             detector = self.detector(rule)
-            if detector is None or direction not in detector.manifest.directions:
+            if detector is None or not _applies(detector.manifest, direction, source):
                 continue
             findings = detector.scan(text, ScanContext(direction, source, rule.params))
             for finding in findings:
@@ -138,3 +145,9 @@ def message_texts(message: dict[str, Any]) -> list[tuple[str | int, str]]:
         return [(i, part["text"]) for i, part in enumerate(content)
                 if isinstance(part, dict) and isinstance(part.get("text"), str)]
     return []
+
+
+def _applies(manifest: Manifest, direction: Direction, source: Source) -> bool:
+    """Whether a guardrail looks at text of this direction and source."""
+    return direction in manifest.directions and (manifest.sources is None
+                                                 or source in manifest.sources)

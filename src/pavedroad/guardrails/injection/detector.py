@@ -52,6 +52,7 @@ MANIFEST = Manifest(
         "category (PROMPT_INJECTION, JAILBREAK, SYSTEM_PROMPT_LEAK, DATA_EXFILTRATION)."
     ),
     directions=("input",),
+    sources=("user", "retrieved", "tool"),  # not `system`: the app's own instructions
     latency_class="fast",
     parameters={
         "type": "object",
