@@ -140,11 +140,13 @@ class ChatService:
         model = exchange.request.model
         self._metrics.request(exchange.endpoint, model, exchange.outcome,
                               time.perf_counter() - exchange.started)
+        metrics = self._metrics
         if exchange.first_token_at is not None:
-            self._metrics.ttft.labels(model).observe(exchange.first_token_at - exchange.started)
+            metrics.child(metrics.ttft, model).observe(exchange.first_token_at - exchange.started)
         if exchange.usage is not None:
-            self._metrics.tokens.labels(model, "prompt").inc(exchange.usage.prompt_tokens)
-            self._metrics.tokens.labels(model, "completion").inc(exchange.usage.completion_tokens)
+            metrics.child(metrics.tokens, model, "prompt").inc(exchange.usage.prompt_tokens)
+            metrics.child(metrics.tokens, model, "completion").inc(
+                exchange.usage.completion_tokens)
 
 
 class EmbeddingService:

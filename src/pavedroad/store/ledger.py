@@ -67,18 +67,22 @@ def row_of(record: Mapping[str, Any], writer: str) -> dict[str, Any]:
     return row
 
 
-def _contributions(row: Mapping[str, Any]) -> list[tuple[RollupKey, Vector]]:
+Sparse = tuple[int, tuple[tuple[int, int], ...]]  # a vector's width, its non-zero entries
+
+
+def _contributions(row: Mapping[str, Any]) -> list[tuple[RollupKey, Sparse]]:
     """What one row adds to the rollups. A request still in progress adds nothing yet."""
     if row["outcome"] == IN_PROGRESS:
         return []
     cost = row["cost_nanousd"]
-    vector = (1, row["prompt_tokens"], row["completion_tokens"], row["cached_tokens"],
-              row["cache_write_tokens"], cost or 0, 1 if cost is None else 0)
+    spend: Sparse = (len(SPEND_COUNTERS), tuple(enumerate((
+        1, row["prompt_tokens"], row["completion_tokens"], row["cached_tokens"],
+        row["cache_write_tokens"], cost or 0, 1 if cost is None else 0))))
     daily = (row["day"], row["tenant_id"] or "", row["team_id"] or "", row["app_id"] or "",
              row["key_id"] or "", row["model"], row["deployment"] or "")
-    out: list[tuple[RollupKey, Vector]] = [(("daily", daily), vector)]
+    out: list[tuple[RollupKey, Sparse]] = [(("daily", daily), spend)]
     for key, value in sorted((row["tags"] or {}).items()):
-        out.append((("tags", (row["day"], key, value)), vector))
+        out.append((("tags", (row["day"], key, value)), spend))
     stats = _stats_vector(row)
     owners = (row["tenant_id"] or "", row["team_id"] or "", row["app_id"] or "",
               row["key_id"] or "", row["model"] or "", row["deployment"] or "")
@@ -98,15 +102,16 @@ def _bin(ms: float | None) -> int | None:
     return len(STATS_BOUNDS)
 
 
-def _stats_vector(row: Mapping[str, Any]) -> Vector:
-    vector = [1, int(row["outcome"] != "ok"), int(bool(row["cache_hit"])),
-              row["cost_nanousd"] or 0, *([0] * (2 * STATS_BINS))]
+def _stats_vector(row: Mapping[str, Any]) -> Sparse:
+    """Requests, errors, cache hits, cost, then one latency and one TTFT histogram bucket."""
+    entries = [(0, 1), (1, int(row["outcome"] != "ok")), (2, int(bool(row["cache_hit"]))),
+               (3, row["cost_nanousd"] or 0)]
     latency, ttft = _bin(row["latency_ms"]), _bin(row["ttft_ms"])
     if latency is not None:
-        vector[4 + latency] = 1
+        entries.append((4 + latency, 1))
     if ttft is not None:
-        vector[4 + STATS_BINS + ttft] = 1
-    return tuple(vector)
+        entries.append((4 + STATS_BINS + ttft, 1))
+    return len(STATS_COUNTERS), tuple(entries)
 
 
 def rollup_deltas(
@@ -118,9 +123,11 @@ def rollup_deltas(
         for sign, row in ((-1, old), (1, new)):
             if row is None:
                 continue
-            for key, vector in _contributions(row):
-                acc = deltas.setdefault(key, [0] * len(vector))
-                for i, value in enumerate(vector):
+            for key, (width, entries) in _contributions(row):
+                acc = deltas.get(key)
+                if acc is None:
+                    acc = deltas[key] = [0] * width
+                for i, value in entries:
                     acc[i] += sign * value
     return {k: tuple(v) for k, v in deltas.items() if any(v)}
 
