@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import caller_of, gateway_of
 from pavedroad.api.parsing import read_json, validate
+from pavedroad.api.responses import json_response
 from pavedroad.api.scope import actor_of, reader_tenant
 from pavedroad.core.errors import PermissionDenied
 from pavedroad.core.types import Caller
@@ -61,9 +61,6 @@ class SwitchBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: str = ""
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
 
 def _admin(request: Request) -> Caller:
     caller = caller_of(request)
@@ -80,27 +77,27 @@ async def create_key(request: Request) -> Response:
         name=body.name, models=body.models, app=body.app, expires_in=body.expires_in,
         metadata=body.metadata, limits=body.limits, tags=body.tags, role=body.role,
         actor=actor_of(caller))
-    return _json({**created.record.public(), "key": created.plaintext}, status=201)
+    return json_response({**created.record.public(), "key": created.plaintext}, status=201)
 
 
 async def list_keys(request: Request) -> Response:
     _admin(request)
     include = request.query_params.get("include_revoked") in ("1", "true", "yes")
     records = await gateway_of(request).key_admin.list(include_revoked=include)
-    return _json({"data": [r.public() for r in records]})
+    return json_response({"data": [r.public() for r in records]})
 
 
 async def revoke_key(request: Request) -> Response:
     caller = _admin(request)
     record = await gateway_of(request).key_admin.revoke(request.path_params["key_id"],
                                                         actor=actor_of(caller))
-    return _json(record.public())
+    return json_response(record.public())
 
 
 async def list_switches(request: Request) -> Response:
     _admin(request)
     records = await gateway_of(request).switch_admin.list()
-    return _json({"data": [
+    return json_response({"data": [
         {"scope": r.scope, "name": r.name, "disabled": r.disabled, "reason": r.reason,
          "updated_by": r.updated_by, "updated_at": r.updated_at} for r in records]})
 
@@ -110,7 +107,7 @@ async def set_switch(request: Request) -> Response:
     body = validate(await read_json(request, limit=64 * 1024), SwitchBody)
     await gateway_of(request).switch_admin.set(
         body.scope, body.name, disabled=body.disabled, reason=body.reason, by=caller.name)
-    return _json({"scope": body.scope, "name": body.name, "disabled": body.disabled})
+    return json_response({"scope": body.scope, "name": body.name, "disabled": body.disabled})
 
 
 class SafeModeBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -126,7 +123,7 @@ async def set_safe_mode(request: Request) -> Response:
     body = validate(await read_json(request, limit=64 * 1024), SafeModeBody)
     await gateway_of(request).switch_admin.set_safe_mode(
         body.scope, body.name, enabled=body.enabled, reason=body.reason, by=caller.name)
-    return _json({"scope": body.scope, "name": body.name, "enabled": body.enabled})
+    return json_response({"scope": body.scope, "name": body.name, "enabled": body.enabled})
 
 
 async def list_deployments(request: Request) -> Response:
@@ -141,7 +138,7 @@ async def list_deployments(request: Request) -> Response:
          "labels": dep.config.labels}
         for name, dep in router.deployments.items()
     ]
-    return _json({"data": data})
+    return json_response({"data": data})
 
 
 async def create_tenant(request: Request) -> Response:
@@ -149,7 +146,7 @@ async def create_tenant(request: Request) -> Response:
     body = validate(await read_json(request, limit=64 * 1024), TenantBody)
     record = await gateway_of(request).org_admin.create_tenant(body.name, limits=body.limits,
                                                                actor=actor_of(caller))
-    return _json(record.public(), status=201)
+    return json_response(record.public(), status=201)
 
 
 async def create_team(request: Request) -> Response:
@@ -158,7 +155,7 @@ async def create_team(request: Request) -> Response:
     record = await gateway_of(request).org_admin.create_team(body.tenant, body.name,
                                                              limits=body.limits,
                                                              actor=actor_of(caller))
-    return _json(record.public(), status=201)
+    return json_response(record.public(), status=201)
 
 
 async def create_app(request: Request) -> Response:
@@ -170,7 +167,7 @@ async def create_app(request: Request) -> Response:
                                   risk_class=body.risk_class,
                                   data_classification=body.data_classification,
                                   actor=actor_of(caller))
-    return _json({**record.public(), "path": org.directory.path(record.id)}, status=201)
+    return json_response({**record.public(), "path": org.directory.path(record.id)}, status=201)
 
 
 async def update_app(request: Request) -> Response:
@@ -181,7 +178,7 @@ async def update_app(request: Request) -> Response:
     _, after = await org.update_app(request.path_params["app"], risk_class=body.risk_class,
                                     data_classification=body.data_classification,
                                     actor=actor_of(caller))
-    return _json({**after.public(), "path": org.directory.path(after.id)})
+    return json_response({**after.public(), "path": org.directory.path(after.id)})
 
 
 async def list_org(request: Request) -> Response:
@@ -194,7 +191,7 @@ async def list_org(request: Request) -> Response:
     teams = [t for t in directory.teams.values() if only in (None, t.tenant_id)]
     team_ids = {t.id for t in teams}
     apps = [a for a in directory.apps.values() if a.team_id in team_ids]
-    return _json({
+    return json_response({
         "tenants": [t.public() for t in tenants],
         "teams": [t.public() for t in teams],
         "apps": [{**a.public(), "path": directory.path(a.id)} for a in apps],

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import gateway_of
+from pavedroad.api.responses import json_response
 from pavedroad.api.scope import readable_app, reader_tenant
 from pavedroad.audit.export import parse_time
 from pavedroad.core.errors import InvalidRequest, ServiceUnavailable
@@ -33,7 +33,7 @@ async def list_alerts(request: Request) -> Response:
                                         since=parse_time(query.get("from"), "from"),
                                         limit=int(limit_text))
     body = {"alerts": [r.as_dict() for r in records]}
-    return Response(orjson.dumps(body), media_type="application/json")
+    return json_response(body)
 
 
 async def list_slos(request: Request) -> Response:
@@ -46,4 +46,4 @@ async def list_slos(request: Request) -> Response:
                                  "(telemetry.alerts.enabled: false)")
     configured = [slo.model_dump() for slo in gateway.settings.telemetry.slos]
     body = {"configured": configured, "slos": gateway.alerts.monitor.status(tenant_id=only)}
-    return Response(orjson.dumps(body), media_type="application/json")
+    return json_response(body)

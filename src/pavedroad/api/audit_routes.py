@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import caller_of, gateway_of
+from pavedroad.api.responses import json_response
 from pavedroad.api.scope import readable_app, reader_tenant
 from pavedroad.audit.export import parse_time
 from pavedroad.audit.trail import AuditTrail, verify_chain
@@ -15,9 +15,6 @@ from pavedroad.store.audit import public
 
 MAX_ROWS = 1000
 
-
-def _json(data: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def _trail(request: Request) -> AuditTrail:
@@ -48,7 +45,7 @@ async def audit_records(request: Request) -> Response:
         tenant=only, app=app_id, after=_whole(query.get("after"), "after", default=None),
         limit=_whole(query.get("limit"), "limit", default=100, top=MAX_ROWS) or 100)
     data = [public(row) for row in rows]
-    return _json({"data": data, "next": data[-1]["seq"] if data else None})
+    return json_response({"data": data, "next": data[-1]["seq"] if data else None})
 
 
 async def audit_verify(request: Request) -> Response:
@@ -57,4 +54,4 @@ async def audit_verify(request: Request) -> Response:
     if not caller_of(request).is_admin:
         raise PermissionDenied("verifying the audit chain needs the admin master key")
     verdict = await verify_chain(_trail(request).repository)
-    return _json(verdict.as_dict(), status=200 if verdict.ok else 409)
+    return json_response(verdict.as_dict(), status=200 if verdict.ok else 409)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import caller_of, gateway_of
 from pavedroad.api.parsing import read_json, validate
+from pavedroad.api.responses import json_response
 from pavedroad.api.scope import actor_of, reader_tenant
 from pavedroad.core.errors import PermissionDenied, ServiceUnavailable
 from pavedroad.service.budget_admin import BudgetAdmin
@@ -24,9 +22,6 @@ class BudgetBody(msgspec.Struct, forbid_unknown_fields=True):
     soft: float | None = None
     hard: bool = True
 
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def _admin(request: Request, *, read: bool = False) -> BudgetAdmin:
@@ -46,7 +41,7 @@ async def set_budget(request: Request) -> Response:
     view, created = await admin.set(scope=body.scope, subject=body.subject, amount=body.amount,
                                     period=body.period, soft=body.soft, hard=body.hard,
                                     actor=actor_of(caller_of(request)))
-    return _json(view.public(), status=201 if created else 200)
+    return json_response(view.public(), status=201 if created else 200)
 
 
 async def list_budgets(request: Request) -> Response:
@@ -57,11 +52,11 @@ async def list_budgets(request: Request) -> Response:
         await gateway_of(request).org_admin.directory.refresh()
     views = [view for view in await admin.all()
              if only is None or await admin.tenant_of(view.budget) == only]
-    return _json({"data": [view.public() for view in views]})
+    return json_response({"data": [view.public() for view in views]})
 
 
 async def delete_budget(request: Request) -> Response:
     admin = _admin(request)
     budget = await admin.delete(request.path_params["budget_id"],
                                 actor=actor_of(caller_of(request)))
-    return _json({**budget.public(), "deleted": True})
+    return json_response({**budget.public(), "deleted": True})

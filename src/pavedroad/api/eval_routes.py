@@ -6,13 +6,11 @@ The master key reads every run; a tenant admin key only runs made with its tenan
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import gateway_of
+from pavedroad.api.responses import json_response
 from pavedroad.api.scope import reader_tenant
 from pavedroad.core.errors import InvalidRequest
 from pavedroad.evals.service import EvalService
@@ -20,9 +18,6 @@ from pavedroad.store.evals import EvalRepository
 
 MAX_RUNS = 500
 
-
-def _json(data: Any) -> Response:
-    return Response(orjson.dumps(data), media_type="application/json")
 
 
 def _service(request: Request) -> EvalService:
@@ -39,14 +34,14 @@ async def list_runs(request: Request) -> Response:
                              param="limit")
     rows = await _service(request).repository.runs(
         tenant=tenant, suite=request.query_params.get("suite"), limit=int(limit))
-    return _json({"data": [r.public() for r in rows]})
+    return json_response({"data": [r.public() for r in rows]})
 
 
 async def show_run(request: Request) -> Response:
     """`GET /admin/evals/runs/{run_id}`: the run, its summary and every case's result."""
     tenant = reader_tenant(request)
     view = await _service(request).view(request.path_params["run_id"], tenant=tenant)
-    return _json(view.public())
+    return json_response(view.public())
 
 
 async def compare_runs(request: Request) -> Response:
@@ -58,7 +53,7 @@ async def compare_runs(request: Request) -> Response:
             raise InvalidRequest(f"`{name}` (a run id) is required", param=name)
     comparison = await _service(request).compare(params["base"], params["candidate"],
                                                  tenant=tenant, scorer=params.get("scorer"))
-    return _json(comparison.public())
+    return json_response(comparison.public())
 
 
 ROUTES = [

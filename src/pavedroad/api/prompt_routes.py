@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import caller_of, gateway_of
 from pavedroad.api.parsing import read_json, validate
+from pavedroad.api.responses import json_response
 from pavedroad.api.scope import actor_of, reader_tenant
 from pavedroad.core.errors import InvalidRequest, ServiceUnavailable
 from pavedroad.service.prompts_admin import PromptAdmin, summary
@@ -38,9 +38,6 @@ class GateResultBody(msgspec.Struct, forbid_unknown_fields=True):
     summary: dict[str, Any] | None = None
     app: str | None = None
 
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def _admin(request: Request) -> tuple[PromptAdmin, str | None]:
@@ -74,7 +71,7 @@ async def list_prompts(request: Request) -> Response:
     admin, tenant = _admin(request)
     await admin.directory.refresh()
     rows = await admin.list(tenant=tenant)
-    return _json({"data": [summary(r, admin.app_path(r)) for r in rows]})
+    return json_response({"data": [summary(r, admin.app_path(r)) for r in rows]})
 
 
 async def push_prompt(request: Request) -> Response:
@@ -82,7 +79,7 @@ async def push_prompt(request: Request) -> Response:
     admin, tenant = _admin(request)
     definition = await read_json(request, limit=_LIMIT)
     pushed = await admin.push(definition, actor=actor_of(caller_of(request)), tenant=tenant)
-    return _json({**summary(pushed.prompt, admin.app_path(pushed.prompt)),
+    return json_response({**summary(pushed.prompt, admin.app_path(pushed.prompt)),
                   "version": pushed.version, "created": pushed.created},
                  status=201 if pushed.created else 200)
 
@@ -90,7 +87,7 @@ async def push_prompt(request: Request) -> Response:
 async def show_prompt(request: Request) -> Response:
     admin, tenant = _admin(request)
     params = request.query_params
-    return _json(await admin.show(request.path_params["prompt"], version=_int(request, "version"),
+    return json_response(await admin.show(request.path_params["prompt"], version=_int(request, "version"),
                                   label=params.get("label"), app=params.get("app"),
                                   tenant=tenant))
 
@@ -99,7 +96,7 @@ async def diff_prompt(request: Request) -> Response:
     """`GET /admin/prompts/{id}/diff?from=1&to=2`."""
     admin, tenant = _admin(request)
     old, new = _required(request, "from"), _required(request, "to")
-    return _json(await admin.diff(request.path_params["prompt"], old, new,
+    return json_response(await admin.diff(request.path_params["prompt"], old, new,
                                   app=request.query_params.get("app"), tenant=tenant))
 
 
@@ -110,7 +107,7 @@ async def move_label(request: Request) -> Response:
     move = await admin.move_label(request.path_params["prompt"], body.version,
                                   label=request.path_params["label"], app=body.app,
                                   actor=actor_of(caller_of(request)), tenant=tenant)
-    return _json(move.public())
+    return json_response(move.public())
 
 
 async def rollback_label(request: Request) -> Response:
@@ -120,7 +117,7 @@ async def rollback_label(request: Request) -> Response:
     body = validate(data, RollbackBody)
     move = await admin.rollback(request.path_params["prompt"], label=request.path_params["label"],
                                 app=body.app, actor=actor_of(caller_of(request)), tenant=tenant)
-    return _json(move.public())
+    return json_response(move.public())
 
 
 async def record_gate_result(request: Request) -> Response:
@@ -133,7 +130,7 @@ async def record_gate_result(request: Request) -> Response:
         request.path_params["prompt"], version, passed=body.passed, gate=body.gate,
         run_id=body.run_id, summary=body.summary, app=body.app,
         actor=actor_of(caller_of(request)), tenant=tenant)
-    return _json(result.public(), status=201)
+    return json_response(result.public(), status=201)
 
 
 ROUTES = [

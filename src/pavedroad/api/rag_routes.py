@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from pavedroad.api.context import caller_of, gateway_of
 from pavedroad.api.parsing import read_json, validate
+from pavedroad.api.responses import json_response
 from pavedroad.api.scope import actor_of, reader_tenant
 from pavedroad.core.errors import (
     InvalidJSON,
@@ -67,9 +68,6 @@ class SearchBody(msgspec.Struct, forbid_unknown_fields=True):
     filters: dict[str, Any] | None = None
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
 
 def _service(request: Request) -> RetrievalService:
     rag = gateway_of(request).rag
@@ -84,13 +82,13 @@ async def create_collection(request: Request) -> Response:
         body.name, tenant=body.tenant, apps=body.apps, description=body.description,
         chunk_tokens=body.chunk_tokens, chunk_overlap=body.chunk_overlap,
         caller=caller_of(request), actor=actor_of(caller_of(request)))
-    return _json(record.public(), status=201)
+    return json_response(record.public(), status=201)
 
 
 async def admin_list_collections(request: Request) -> Response:
     reader_tenant(request)  # the master key or a tenant admin
     records = await _service(request).list_collections(caller=caller_of(request))
-    return _json({"object": "list", "data": [r.public() for r in records]})
+    return json_response({"object": "list", "data": [r.public() for r in records]})
 
 
 async def get_collection(request: Request) -> Response:
@@ -98,14 +96,14 @@ async def get_collection(request: Request) -> Response:
     rag, caller = _service(request), caller_of(request)
     record = await rag.collection(request.path_params["collection"], caller=caller)
     documents = await rag.documents(record.id, caller=caller)
-    return _json({**record.public(), "documents": [d.public() for d in documents]})
+    return json_response({**record.public(), "documents": [d.public() for d in documents]})
 
 
 async def delete_collection(request: Request) -> Response:
     caller = caller_of(request)
     record = await _service(request).delete_collection(request.path_params["collection"],
                                                        caller=caller, actor=actor_of(caller))
-    return _json({**record.public(), "deleted": True})
+    return json_response({**record.public(), "deleted": True})
 
 
 async def set_apps(request: Request) -> Response:
@@ -113,7 +111,7 @@ async def set_apps(request: Request) -> Response:
     caller = caller_of(request)
     record = await _service(request).share(request.path_params["collection"], body.apps,
                                            caller=caller, actor=actor_of(caller))
-    return _json(record.public())
+    return json_response(record.public())
 
 
 async def ingest(request: Request) -> Response:
@@ -139,7 +137,7 @@ async def ingest(request: Request) -> Response:
             raise InvalidRequest("a document's `source` must be 1 to 1000 characters",
                                  param=f"documents[{i}].source")
     report = await rag.ingest(ref, documents, prune=prune, caller=caller, actor=actor_of(caller))
-    return _json(asdict(report))
+    return json_response(asdict(report))
 
 
 async def _uploaded(request: Request) -> list[SourceDocument]:
@@ -197,13 +195,13 @@ async def search(request: Request) -> Response:
     hits = await rag.search(request.path_params["collection"], body.query, k=body.k,
                             mode=body.mode,  # type: ignore[arg-type]  # checked by search
                             filters=body.filters, caller=caller_of(request))
-    return _json({"object": "list", "collection": request.path_params["collection"],
+    return json_response({"object": "list", "collection": request.path_params["collection"],
                   "mode": body.mode, "data": [hit_public(h, i + 1) for i, h in enumerate(hits)]})
 
 
 async def list_collections(request: Request) -> Response:
     """GET /v1/collections: the collections this key may search."""
     records = await _service(request).list_collections(caller=caller_of(request))
-    return _json({"object": "list", "data": [
+    return json_response({"object": "list", "data": [
         {"id": r.id, "object": "collection", "name": r.name, "description": r.description}
         for r in records]})

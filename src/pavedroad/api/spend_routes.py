@@ -3,11 +3,11 @@ reads every tenant's; a tenant admin key its own tenant's (api/scope.py)."""
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import gateway_of
+from pavedroad.api.responses import json_response
 from pavedroad.api.scope import reader_tenant
 from pavedroad.core.errors import InvalidRequest, PermissionDenied, ServiceUnavailable
 from pavedroad.metering.report import org_names, parse_day, public_row, spend_report
@@ -24,9 +24,6 @@ def _repository(request: Request) -> tuple[Gateway, LedgerRepository]:
         raise ServiceUnavailable("metering is not configured on this gateway")
     return gateway, gateway.metering.repository
 
-
-def _json(data: object) -> Response:
-    return Response(orjson.dumps(data), media_type="application/json")
 
 
 async def spend(request: Request) -> Response:
@@ -46,7 +43,7 @@ async def spend(request: Request) -> Response:
         repository, by=by, period=query.get("period", "month"),
         first=parse_day(query.get("from"), "from"), last=parse_day(query.get("to"), "to"),
         names=org_names(directory, keys), tenant=only)
-    return _json(report.as_dict())
+    return json_response(report.as_dict())
 
 
 async def ledger_rows(request: Request) -> Response:
@@ -59,4 +56,4 @@ async def ledger_rows(request: Request) -> Response:
     rows = await repository.rows(after=request.query_params.get("after"), limit=int(text),
                                  tenant=reader_tenant(request))
     data = [public_row(row) for row in rows]
-    return _json({"data": data, "next": data[-1]["request_id"] if data else None})
+    return json_response({"data": data, "next": data[-1]["request_id"] if data else None})

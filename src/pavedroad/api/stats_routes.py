@@ -10,11 +10,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pavedroad.api.context import gateway_of
+from pavedroad.api.responses import json_response
 from pavedroad.api.scope import reader_tenant
 from pavedroad.audit.export import parse_time
 from pavedroad.core.errors import InvalidRequest, NotFound
@@ -26,9 +26,6 @@ MAX_RANGE = 400 * DAY
 MAX_BUCKETS = 500
 MAX_PAGE = 500
 
-
-def _json(data: object) -> Response:
-    return Response(orjson.dumps(data), media_type="application/json")
 
 
 def _window(query: Mapping[str, str], *, now: float | None = None) -> tuple[float, float]:
@@ -103,7 +100,7 @@ async def timeseries(request: Request) -> Response:
     bucket = _bucket(request.query_params, where.since, where.until)
     plan, data = await _stats(request).series(where, bucket_seconds=bucket,
                                               by=_by(request.query_params))
-    return _json({"from": plan.since, "to": where.until, "bucket": plan.bucket,
+    return json_response({"from": plan.since, "to": where.until, "bucket": plan.bucket,
                   "source": "ledger" if plan.table is None else plan.table.name, "data": data})
 
 
@@ -114,7 +111,7 @@ async def overview(request: Request) -> Response:
     bucket = _bucket(request.query_params, where.since, where.until)
     plan, data = await _stats(request).overview(where, bucket_seconds=bucket,
                                                 by=_by(request.query_params) or "app")
-    return _json({"from": plan.since, "to": where.until, "bucket": plan.bucket,
+    return json_response({"from": plan.since, "to": where.until, "bucket": plan.bucket,
                   "source": "ledger" if plan.table is None else plan.table.name, **data})
 
 
@@ -122,14 +119,14 @@ async def summary(request: Request) -> Response:
     """`GET /admin/stats/summary?from=&to=&by=model`: range totals, per group when asked."""
     where = await ledger_filter(request)
     data = await _stats(request).summary(where, by=_by(request.query_params))
-    return _json({"from": where.since, "to": where.until, "data": data})
+    return json_response({"from": where.since, "to": where.until, "data": data})
 
 
 async def findings(request: Request) -> Response:
     """`GET /admin/stats/findings?from=&to=`: guardrail findings by category."""
     where = await ledger_filter(request)
     data = await _stats(request).findings(where.since, where.until, tenant=where.tenant)
-    return _json({"from": where.since, "to": where.until, **data})
+    return json_response({"from": where.since, "to": where.until, **data})
 
 
 async def attempts(request: Request) -> Response:
@@ -137,7 +134,7 @@ async def attempts(request: Request) -> Response:
     ended (from the routes of the newest 10,000 requests of the range)."""
     where = await ledger_filter(request)
     data = await _stats(request).attempts(where)
-    return _json({"from": where.since, "to": where.until, **data})
+    return json_response({"from": where.since, "to": where.until, **data})
 
 
 async def requests(request: Request) -> Response:
@@ -156,7 +153,7 @@ async def requests(request: Request) -> Response:
         cost = row.pop("cost_nanousd")
         data.append({**row, "cost_usd": None if cost is None else cost / 1e9})
     more = len(rows) == int(limit_text)
-    return _json({"data": data, "next": data[-1]["started_at"] if more else None})
+    return json_response({"data": data, "next": data[-1]["started_at"] if more else None})
 
 
 async def request_one(request: Request) -> Response:
@@ -168,4 +165,4 @@ async def request_one(request: Request) -> Response:
     row = await stats.row(request_id)
     if row is None or (only is not None and row.get("tenant_id") != only):
         raise NotFound(f"no request {request_id!r} in the ledger", param="request_id")
-    return _json(request_detail(row, await stats.audit_of(request_id)))
+    return json_response(request_detail(row, await stats.audit_of(request_id)))
