@@ -128,3 +128,46 @@ def test_rules_with_different_modes_redact_one_text() -> None:
     assert redact(text, spans, pseudonymizer) == "<EMAIL_1> pin **** and <NAME_1>"
     assert pseudonymizer.restore("<EMAIL_1>") == "a@b.io"
     assert pseudonymizer.restore("<NAME_1>") == "<NAME_1>"  # placeholders are not reversible
+
+
+class _SlowProbe:
+    """A guardrail declaring itself slow; it records the thread each scan ran on."""
+
+    def __init__(self, latency: str) -> None:
+        from pavedroad.guardrails.base import Manifest
+
+        self.manifest = Manifest(name="probe", description="records threads",
+                                 directions=("input",), latency_class=latency)  # type: ignore[arg-type]
+        self.threads: list[str] = []
+
+    def scan(self, text: str, context: Any) -> list[Any]:
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        return []
+
+
+@pytest.mark.parametrize(("latency", "on_loop"), [("slow", False), ("fast", True)])
+async def test_slow_guardrails_scan_off_the_event_loop(latency: str, on_loop: bool) -> None:
+    import threading
+
+    probe = _SlowProbe(latency)
+    registry = guardrail_registry()
+    registry.register_guardrail("probe", lambda params: probe)
+    runner = GuardrailRunner(registry)
+    ex = exchange([{"role": "user", "content": "hello"}],
+                  GuardrailRule("probe", "input", "flag"))
+
+    async def upstream(e: Exchange) -> ChatResult:
+        return answer("ok")
+
+    await InputGuardrails(runner)(ex, upstream)
+    assert runner.slow(ex.policy.rules("input")) is not on_loop  # type: ignore[union-attr]
+    assert (probe.threads == [threading.current_thread().name]) is on_loop
+
+
+def test_the_deep_injection_pass_declares_itself_slow() -> None:
+    from pavedroad.guardrails.injection.detector import build
+
+    assert build({"deep": True}).manifest.latency_class == "slow"
+    assert build({}).manifest.latency_class == "fast"

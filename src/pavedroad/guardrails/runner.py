@@ -71,6 +71,12 @@ class GuardrailRunner:
                 self._instances[key] = factory(dict(rule.params))
         return self._instances[key]
 
+    def slow(self, rules: Sequence[GuardrailRule]) -> bool:
+        """Whether any of these rules runs a guardrail too slow for the event loop (a NER
+        model, the deep injection pass): its callers then scan in a worker thread."""
+        return any(d is not None and d.manifest.latency_class == "slow"
+                   for d in map(self.detector, rules))
+
     def scan(self, text: str, rules: Sequence[GuardrailRule], *, direction: Direction,
              source: Source, into: list[AppliedFinding] | None = None) -> ScanResult:
         """Every rule over `text`. Raises GuardrailBlocked on the first blocking finding;

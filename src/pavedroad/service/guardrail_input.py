@@ -9,6 +9,7 @@ in the answer on its way back to the caller — complete answers and streams ali
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator
@@ -42,7 +43,10 @@ class InputGuardrails:
             return await call_next(exchange)
         pseudonyms = Pseudonymizer()
         started = time.perf_counter()
-        changed = self._scan_messages(exchange, rules, pseudonyms)
+        if self._runner.slow(rules):  # never hold every other request up for one scan
+            changed = await asyncio.to_thread(self._scan_messages, exchange, rules, pseudonyms)
+        else:
+            changed = self._scan_messages(exchange, rules, pseudonyms)
         if exchange.spans is not None:  # a traced request: the scan becomes a span
             exchange.spans.append(("guardrails input", started, time.perf_counter(), {
                 "pavedroad.guardrails": ",".join(rule.name for rule in rules),

@@ -10,6 +10,7 @@ nothing wrong, the document did (docs/adr/0015).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncGenerator, Sequence
@@ -67,7 +68,11 @@ class RetrievalStage:
             raise InvalidRequest("retrieval searches for the last user message, and there is "
                                  "none with text", param="messages")
         hits = await search_all(self._retriever, spec, query, caller=exchange.request.caller)
-        hits = self._screen(exchange, hits)
+        rules = exchange.policy.rules("input") if exchange.policy is not None else ()
+        if self._runner is not None and self._runner.slow(rules):  # off the event loop
+            hits = await asyncio.to_thread(self._screen, exchange, hits)
+        else:
+            hits = self._screen(exchange, hits)
         rest = {k: v for k, v in body.items() if k != "retrieval"}
         rest["messages"] = [context_message(spec, hits), *body.get("messages", [])]
         exchange.request.body = rest
