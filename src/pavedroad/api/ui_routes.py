@@ -23,6 +23,7 @@ from pavedroad.core.types import Caller
 from pavedroad.ui import pages
 from pavedroad.ui.internal import call_admin
 from pavedroad.ui.session import COOKIE, Session, SessionStore
+from pavedroad.ui.throttle import LoginThrottle
 
 STATIC = Path(__file__).resolve().parent.parent / "ui" / "static"
 MAX_FORM_BYTES = 16 * 1024
@@ -133,9 +134,26 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/ui/") and "//" not in target else "/ui/overview"
 
 
+def _throttle(request: Request) -> LoginThrottle:
+    state = request.app.state
+    throttle: LoginThrottle | None = getattr(state, "ui_login_throttle", None)
+    if throttle is None:
+        throttle = state.ui_login_throttle = LoginThrottle()
+    return throttle
+
+
 async def login(request: Request) -> Response:
     data = await _form(request)
     target = _safe_next(data.get("next", ""))
+    who = request.client.host if request.client else "unknown"
+    throttle = _throttle(request)
+    wait = throttle.wait_seconds(who)
+    if wait > 0:
+        response = render("login.html", {"next": target, "error": (
+            f"Too many failed logins from your address; try again in {int(wait) + 1} s.")},
+            status=429)
+        response.headers["retry-after"] = str(int(wait) + 1)
+        return response
     refused = render("login.html", {"next": target, "error": "That key is not an admin key."},
                      status=401)
     if not _same_origin(request):
@@ -143,9 +161,12 @@ async def login(request: Request) -> Response:
     try:
         caller = gateway_of(request).keys.authenticate(data.get("key", "").strip() or None)
     except PavedroadError:
+        throttle.failed(who)
         return refused
     if not caller.is_admin:
+        throttle.failed(who)
         return refused
+    throttle.succeeded(who)
     store = _store(request)
     token, _ = await store.create(caller.name)
     response = RedirectResponse(target, status_code=303)
