@@ -8,6 +8,7 @@ of an expired record and keep the chain checkable (docs/adr/0012).
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +29,21 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def record_hash(header: Mapping[str, Any]) -> str:
-    return sha256(canonical({name: header[name] for name in HEADER}))
+def _digest(data: bytes, key: bytes | None) -> str:
+    """SHA-256, or HMAC-SHA-256 when the chain is keyed (`audit.hmac_key`): without the key,
+    someone who can write the database cannot recompute a consistent chain after an edit."""
+    if key is None:
+        return sha256(data)
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-def checkpoint_hash(base_seq: int, base_hash: str) -> str:
+def record_hash(header: Mapping[str, Any], key: bytes | None = None) -> str:
+    return _digest(canonical({name: header[name] for name in HEADER}), key)
+
+
+def checkpoint_hash(base_seq: int, base_hash: str, key: bytes | None = None) -> str:
     """What a pruned prefix leaves behind: the seq and hash of its last record, hashed."""
-    return sha256(canonical({"base_seq": base_seq, "base_hash": base_hash}))
+    return _digest(canonical({"base_seq": base_seq, "base_hash": base_hash}), key)
 
 
 @dataclass(slots=True)
@@ -56,7 +65,8 @@ class Verdict:
                     "seq": self.bad_seq, "id": self.bad_id, "reason": self.reason}}
 
 
-def _problem(row: Mapping[str, Any], expected_seq: int, prev: str, now: float) -> str | None:
+def _problem(row: Mapping[str, Any], expected_seq: int, prev: str, now: float,
+             key: bytes | None) -> str | None:
     """Why this stored row is not the next link of the chain, or None."""
     seq = int(row["seq"])
     if seq != expected_seq:
@@ -70,8 +80,9 @@ def _problem(row: Mapping[str, Any], expected_seq: int, prev: str, now: float) -
         return "its content was edited (content_sha256 does not match)"
     if content is None and (row["retain_until"] is None or row["retain_until"] > now):
         return "its content was deleted before its retention ended"
-    if record_hash(row) != row["hash"]:
-        return "its hash does not match its fields (the record was edited)"
+    if record_hash(row, key) != row["hash"]:
+        return ("its hash does not match its fields (the record was edited, or hashed with "
+                "another audit.hmac_key)")
     if content is not None:
         body = orjson.loads(content)
         for name in ("id", "kind", "at", "tenant_id", "app_id", "retain_until"):
@@ -81,7 +92,8 @@ def _problem(row: Mapping[str, Any], expected_seq: int, prev: str, now: float) -
 
 
 async def verify(rows: AsyncIterable[Mapping[str, Any]], *, base_seq: int, base_hash: str,
-                 checkpoint: str, head_seq: int, head_hash: str, now: float) -> Verdict:
+                 checkpoint: str, head_seq: int, head_hash: str, now: float,
+                 key: bytes | None = None) -> Verdict:
     """Walk rows in seq order from the checkpoint; stop at the first bad one."""
     verdict = Verdict(True, 0, 0, base_seq, head_seq, head_hash)
 
@@ -89,11 +101,12 @@ async def verify(rows: AsyncIterable[Mapping[str, Any]], *, base_seq: int, base_
         verdict.ok, verdict.bad_seq, verdict.bad_id, verdict.reason = False, seq, ident, reason
         return verdict
 
-    if checkpoint_hash(base_seq, base_hash) != checkpoint:
-        return bad(base_seq, None, "the pruning checkpoint was edited")
+    if checkpoint_hash(base_seq, base_hash, key) != checkpoint:
+        return bad(base_seq, None, "the pruning checkpoint was edited (or the chain is "
+                                   "checked with another audit.hmac_key)")
     expected, prev = base_seq + 1, base_hash
     async for row in rows:
-        reason = _problem(row, expected, prev, now)
+        reason = _problem(row, expected, prev, now, key)
         if reason is not None:
             return bad(int(row["seq"]), str(row["id"]), reason)
         verdict.checked += 1

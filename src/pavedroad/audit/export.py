@@ -81,6 +81,7 @@ async def export(repository: AuditRepository, out: Path, *, since: float | None,
         "first_seq": first, "last_seq": last, "from": since, "to": until,
         "chain_head": {"seq": head["seq"], "hash": head["hash"]},
         "checkpoint": {"base_seq": head["base_seq"], "base_hash": head["base_hash"]},
+        "keyed": repository.key is not None,  # hashes are HMACs with `audit.hmac_key`
         "exported_at": time.time(),
     }
     await asyncio.to_thread((out / MANIFEST).write_bytes,
@@ -88,12 +89,17 @@ async def export(repository: AuditRepository, out: Path, *, since: float | None,
     return Exported(path, manifest)
 
 
-def check_export(directory: Path) -> list[str]:
+def check_export(directory: Path, *, key: bytes | None = None) -> list[str]:
     """Problems with an export (empty: it is intact): the file's hash and count match the
-    manifest, every record's hashes recompute, consecutive records link."""
+    manifest, every record's hashes recompute (with `key` for a keyed chain), consecutive
+    records link."""
     manifest = orjson.loads((directory / MANIFEST).read_bytes())
     data = (directory / manifest["file"]).read_bytes()
     problems = []
+    if manifest.get("keyed") and key is None:
+        problems.append("the chain is keyed: its hashes can only be checked with "
+                        "audit.hmac_key (set it in the config passed with --config)")
+        return problems
     if sha256(data) != manifest["sha256"]:
         problems.append("the JSONL file's sha256 differs from the manifest")
     lines = data.splitlines()
@@ -107,7 +113,7 @@ def check_export(directory: Path) -> list[str]:
         content = row.get("content")
         if content is not None and sha256(content.encode()) != row["content_sha256"]:
             problems.append(f"{where}: its content does not match its content_sha256")
-        if record_hash(row) != row["hash"]:
+        if record_hash(row, key) != row["hash"]:
             problems.append(f"{where}: its hash does not match its fields")
         if previous is not None and row["seq"] == previous["seq"] + 1 \
                 and row["prev_hash"] != previous["hash"]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,9 @@ from pavedroad.audit.record import (
     policy_of,
     request_record,
 )
+from pavedroad.config.loader import ConfigError, ConfigProblem
 from pavedroad.config.models import AuditConfig, LedgerConfig, Settings
+from pavedroad.config.secrets import SecretResolver
 from pavedroad.core.ids import new_id
 from pavedroad.guardrails.base import ScanContext
 from pavedroad.guardrails.redact import placeholders
@@ -124,16 +128,29 @@ def pii_redactor(plugins: PluginRegistry) -> Redactor | None:
     return redact
 
 
+def audit_key(settings: Settings, env: Mapping[str, str] | None = None) -> bytes | None:
+    """`audit.hmac_key` resolved (env:, secret:, file: or a literal); None: unkeyed."""
+    try:
+        secret = SecretResolver(secrets_file=settings.secrets_file,
+                                env=os.environ if env is None else env).resolve(
+            settings.audit.hmac_key)
+    except LookupError as exc:
+        raise ConfigError([ConfigProblem("audit.hmac_key", str(exc).strip("'\""))]) from exc
+    return None if secret is None else secret.get_secret_value().encode()
+
+
 def build_audit(settings: Settings, engine: AsyncEngine, *,
                 registry: CollectorRegistry | None = None,
-                plugins: PluginRegistry | None = None) -> AuditTrail | None:
+                plugins: PluginRegistry | None = None,
+                env: Mapping[str, str] | None = None) -> AuditTrail | None:
     config = settings.audit
     if not config.enabled:
         return None
     # Beside the ledger's journal, not in it: each directory belongs to one flusher.
     ledger = journal_dir_for(settings)
     directory = config.journal_dir or ledger.with_name(f"{ledger.name}-audit")
-    return AuditTrail(config, directory, settings.store.url, AuditRepository(engine),
+    repository = AuditRepository(engine, key=audit_key(settings, env))
+    return AuditTrail(config, directory, settings.store.url, repository,
                       registry=registry,
                       redactor=pii_redactor(plugins) if plugins is not None else None)
 
@@ -210,9 +227,10 @@ class AuditTrail:
         self._writer = JournalWriter(self.directory, rotate_bytes=16 * 1024 * 1024,
                                      fsync=config.fsync)
         flush = LedgerConfig(flush_seconds=config.flush_seconds)
+        key = self.repository.key  # the flusher's own repository chains with the same key
         self._flusher = FlusherThread(self._writer, self._store_url, flush, self.metrics,
-                                      sink=AuditRepository, required=AUDIT_FIELDS,
-                                      name="audit-flusher")
+                                      sink=lambda engine: AuditRepository(engine, key=key),
+                                      required=AUDIT_FIELDS, name="audit-flusher")
         await asyncio.to_thread(self._flusher.start)
         self._pruner = asyncio.create_task(self._prune_forever(), name="audit-retention")
 
@@ -236,7 +254,8 @@ async def verify_chain(repository: AuditRepository, *, now: float | None = None)
     verdict = await verify(rows,
                         base_seq=int(head["base_seq"]), base_hash=head["base_hash"],
                         checkpoint=head["checkpoint_hash"], head_seq=int(head["seq"]),
-                        head_hash=head["hash"], now=time.time() if now is None else now)
+                        head_hash=head["hash"], now=time.time() if now is None else now,
+                        key=repository.key)
     if verdict.ok:
         # The head moves in the transaction that appends, so a row past the head as it is
         # now was written by someone other than the chain's writer.

@@ -11,9 +11,10 @@ import click
 from pavedroad.audit.chain import Verdict
 from pavedroad.audit.export import Exported, check_export, export, parse_time
 from pavedroad.audit.record import admin_record
-from pavedroad.audit.trail import verify_chain
+from pavedroad.audit.trail import audit_key, verify_chain
 from pavedroad.cli.common import config_option, fail, run, settings_from
 from pavedroad.cli.store import open_store
+from pavedroad.config.loader import ConfigError
 from pavedroad.core.errors import InvalidRequest
 from pavedroad.store.audit import AuditRepository
 
@@ -31,7 +32,7 @@ def audit() -> None:
 def audit_verify(config_path: Path | None, export_dir: Path | None, as_json: bool) -> None:
     """Walk the chain from its checkpoint; name the first bad record and exit 1 if any."""
     if export_dir is not None:
-        problems = check_export(export_dir)
+        problems = check_export(export_dir, key=_key_of(config_path))
         for problem in problems:
             click.echo(problem)
         if problems:
@@ -42,7 +43,7 @@ def audit_verify(config_path: Path | None, export_dir: Path | None, as_json: boo
 
     async def go() -> Verdict:
         async with open_store(settings) as store:
-            return await verify_chain(AuditRepository(store.engine))
+            return await verify_chain(AuditRepository(store.engine, key=audit_key(settings)))
 
     verdict = run(go())
     if as_json:
@@ -69,7 +70,8 @@ def audit_prune(config_path: Path | None) -> None:
                                   before=None, after=None,
                                   retention_days=settings.audit.retention_days)
             record["kind"] = "prune"
-            return await AuditRepository(store.engine).prune(time.time(), record=record)
+            repository = AuditRepository(store.engine, key=audit_key(settings))
+            return await repository.prune(time.time(), record=record)
 
     dropped, deleted = run(go())
     click.echo(f"pruned: {dropped} records past retention lost their content, "
@@ -94,8 +96,17 @@ def audit_export(config_path: Path | None, since: str | None, until: str | None,
 
     async def go() -> Exported:
         async with open_store(settings) as store:
-            return await export(AuditRepository(store.engine), out, since=first, until=last)
+            repository = AuditRepository(store.engine, key=audit_key(settings))
+            return await export(repository, out, since=first, until=last)
 
     done = run(go())
     click.echo(f"exported {done.manifest['count']} records to {done.jsonl} "
                f"(manifest: {out / 'manifest.json'})")
+
+
+def _key_of(config_path: Path | None) -> bytes | None:
+    """`audit.hmac_key` of the config, for checking a keyed export offline."""
+    try:
+        return audit_key(settings_from(config_path))
+    except ConfigError as exc:
+        fail(str(exc), code=2)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pavedroad.audit.trail import ChainAudit
+from pavedroad.audit.trail import ChainAudit, audit_key
 from pavedroad.config.models import Settings
 from pavedroad.service.keys import KeyAdmin
 from pavedroad.service.org import OrgAdmin, OrgDirectory
@@ -35,7 +35,8 @@ def audit_for(settings: Settings, engine: AsyncEngine) -> ChainAudit | None:
     """The audit hook of admin changes made by the CLI (None: `audit.enabled: false`)."""
     if not settings.audit.enabled:
         return None
-    return ChainAudit(AuditRepository(engine), retention_days=settings.audit.retention_days)
+    return ChainAudit(AuditRepository(engine, key=audit_key(settings)),
+                      retention_days=settings.audit.retention_days)
 
 
 @asynccontextmanager

@@ -199,6 +199,9 @@ class AuditConfig(_Strict):
     # What a request's record keeps of its content until a policy decides: full (prompt
     # and answer), redacted (PII redacted; nothing when no redactor is installed), metadata.
     level: Literal["full", "redacted", "metadata"] = "metadata"
+    # A secret reference (env:, file:, secret:): every hash of the chain becomes an HMAC with
+    # it, so editing the database alone cannot produce a chain that verifies (ADR 0012).
+    hmac_key: SecretStr | None = None
     retention_days: float | None = Field(default=365.0, gt=0)  # None: kept for ever
     prune_seconds: float = Field(default=3600.0, gt=0)  # how often the retention job runs
     # None: `audit/` inside the ledger's journal directory.

@@ -232,7 +232,8 @@ def build_gateway(
         metrics.breaker(name, router.deployments[name].breaker.state)
     engine = create_engine(settings.store.url)
     metering = build_metering(settings, engine, metrics.registry)
-    audit = build_audit(settings, engine, registry=metrics.registry, plugins=registry)
+    audit = build_audit(settings, engine, registry=metrics.registry, plugins=registry,
+                        env=environ)
     admin_audit = audit.admin if audit is not None else None
     org_repository = OrgRepository(engine)
     directory = OrgDirectory(org_repository)

@@ -39,8 +39,9 @@ def public(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class AuditRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, key: bytes | None = None) -> None:
         self._engine = engine
+        self.key = key  # `audit.hmac_key`: every hash of the chain is an HMAC with it
 
     # --- the flusher's side (the same interface as the ledger's) ----------------------
 
@@ -114,7 +115,7 @@ class AuditRepository:
         now = time.time()
         await conn.execute(_insert(conn, audit_head).values(
             id=HEAD_ID, seq=0, hash=GENESIS, base_seq=0, base_hash=GENESIS,
-            checkpoint_hash=checkpoint_hash(0, GENESIS), updated_at=now,
+            checkpoint_hash=checkpoint_hash(0, GENESIS, self.key), updated_at=now,
         ).on_conflict_do_nothing())
         row = (await conn.execute(sa.select(audit_head).where(audit_head.c.id == HEAD_ID)
                                   .with_for_update())).mappings().one()
@@ -142,7 +143,7 @@ class AuditRepository:
                    "at": record["at"], "tenant_id": record.get("tenant_id"),
                    "app_id": record.get("app_id"), "retain_until": record.get("retain_until"),
                    "content": content, "content_sha256": sha256(content.encode())}
-            row["hash"] = prev = record_hash(row)
+            row["hash"] = prev = record_hash(row, self.key)
             rows.append(row)
         if rows:
             await conn.execute(audit_records.insert(), rows)
@@ -178,7 +179,8 @@ class AuditRepository:
                     c.seq <= cut.seq))).rowcount
                 await conn.execute(audit_head.update().where(audit_head.c.id == HEAD_ID).values(
                     base_seq=cut.seq, base_hash=cut.hash,
-                    checkpoint_hash=checkpoint_hash(int(cut.seq), cut.hash), updated_at=now))
+                    checkpoint_hash=checkpoint_hash(int(cut.seq), cut.hash, self.key),
+                    updated_at=now))
             if (dropped or deleted) and record is not None:
                 await self._append(conn, head, [{**record, "dropped": dropped,
                                                  "deleted": deleted}])
