@@ -110,7 +110,12 @@ def start_postgres() -> PostgresServer:
     ensure_packages()
     bin_dir = _pg_bin()
     assert bin_dir is not None
-    data = Path(tempfile.mkdtemp(prefix="pavedroad-pg-"))
+    return _initdb_and_start(bin_dir, "pavedroad-pg-")
+
+
+def _initdb_and_start(bin_dir: Path, prefix: str) -> PostgresServer:
+    """A fresh data directory owned by `postgres`, initialised and served on a free port."""
+    data = Path(tempfile.mkdtemp(prefix=prefix))
     shutil.chown(data, "postgres", "postgres")
     subprocess.run(["runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(data),
                     "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
@@ -165,11 +170,4 @@ def _pgvector_bin() -> Path:
 def start_pgvector_postgres() -> PostgresServer:
     """A PostgreSQL server with the pgvector extension available, like `start_postgres`.
     Its binaries must be readable by the `postgres` user (a virtualenv outside /root)."""
-    bin_dir = _pgvector_bin()
-    data = Path(tempfile.mkdtemp(prefix="pavedroad-pgvector-"))
-    shutil.chown(data, "postgres", "postgres")
-    subprocess.run(["runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(data),
-                    "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
-    server = PostgresServer(data, free_port(), bin_dir)
-    server.start()
-    return server
+    return _initdb_and_start(_pgvector_bin(), "pavedroad-pgvector-")
