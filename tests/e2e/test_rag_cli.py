@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pavedroad.rag import rerank_onnx
+
 PAVEDROAD = [sys.executable, "-m", "pavedroad"]
 
 
@@ -47,6 +49,16 @@ def test_ingest_search_and_manage_collections(tmp_path: Path) -> None:
                   "--filter", "source=handbook/ops/", "--json", config=config)
     hits = json.loads(as_json.stdout)
     assert hits and all(h["citation"]["source"].startswith("handbook/ops/") for h in hits)
+
+    if rerank_onnx.available():  # retrieval.reranker is auto: the cross-encoder
+        reranked = run("collections", "search", "handbook", "how to revoke a key", "--rerank",
+                       "--json", config=config)
+        assert reranked.returncode == 0, reranked.stderr
+        assert json.loads(reranked.stdout)[0]["citation"]["source"] == "handbook/ops/keys.md"
+    no_reranker = tmp_path / "no-reranker.yaml"
+    no_reranker.write_text(config.read_text() + "retrieval: {reranker: none}\n")
+    refused = run("collections", "search", "handbook", "revoke", "--rerank", config=no_reranker)
+    assert refused.returncode == 1 and "[reranker_unavailable]" in refused.stderr
 
     created = run("collections", "create", "empty", "--chunk-tokens", "128", config=config)
     assert created.returncode == 0 and "created col_" in created.stdout

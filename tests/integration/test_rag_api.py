@@ -3,10 +3,15 @@ normal virtual key, and the errors a caller sees."""
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import Callable
 
+import httpx
+import pytest
+
+from pavedroad.rag import rerank_onnx
+from tests.integration.conftest import STANDARD
 from tests.support.pdf import make_pdf
-from tests.support.servers import RunningGateway
+from tests.support.servers import RunningGateway, Sim
 
 GUIDE = """# Operations guide
 
@@ -144,3 +149,49 @@ def test_ingestion_errors_are_clear(standard_gateway: RunningGateway) -> None:
                                               "collection.ingest"]
     assert changes[0]["after"]["name"] == "docs" and changes[0]["actor"].startswith("key:")
     assert changes[-1]["after"]["deleted"] == 1  # the pruning ingest
+
+
+CITIES = [{"source": f"{name}.md", "text": text} for name, text in [
+    ("paris", "# Paris\n\nParis is the capital of France and its most populous city."),
+    ("museums", "# Museums\n\nHow many people visit museums? Many people live near one."),
+    ("berlin", "# Berlin\n\nBerlin has about 3.7 million registered inhabitants."),
+]]
+
+
+@pytest.mark.skipif(not rerank_onnx.available(), reason="pavedroad[onnx] not installed")
+def test_search_reranks_when_asked(standard_gateway: RunningGateway) -> None:
+    """`retrieval.reranker` is auto (the cross-encoder) and `retrieval.rerank` off: a search
+    reranks only when it asks, and the reranked scores are the blend's (0..1)."""
+    with standard_gateway.client() as admin:
+        admin.post("/admin/collections", json={"name": "cities"})
+        added = admin.post("/admin/collections/cities/documents", json={"documents": CITIES})
+        assert added.status_code == 200, added.text
+        query = {"query": "how many people live in Berlin", "k": 3}
+        plain = admin.post("/v1/collections/cities/search", json=query).json()["data"]
+        again = admin.post("/v1/collections/cities/search",
+                           json={**query, "rerank": False}).json()["data"]
+        assert [h["score"] for h in again] == [h["score"] for h in plain]
+        reranked = admin.post("/v1/collections/cities/search", json={**query, "rerank": True})
+        assert reranked.status_code == 200, reranked.text
+        hits = reranked.json()["data"]
+        assert hits[0]["citation"]["source"] == "berlin.md" and hits[0]["rank"] == 1
+        assert sorted(h["chunk_id"] for h in hits) == sorted(h["chunk_id"] for h in plain)
+        assert [h["score"] for h in hits] != [h["score"] for h in plain]
+        assert all(0.0 <= h["score"] <= 1.0 for h in hits)
+        wrong = admin.post("/v1/collections/cities/search", json={**query, "rerank": "yes"})
+        assert wrong.status_code == 400 and _error(wrong) == "invalid_request"
+
+
+def test_rerank_without_a_reranker_is_a_clear_400(
+        sim: Sim, gateway_factory: Callable[..., RunningGateway]) -> None:
+    gw = gateway_factory(STANDARD.replace("{sim}", sim.url) + "retrieval: {reranker: none}\n")
+    with gw.client() as admin:
+        admin.post("/admin/collections", json={"name": "cities"})
+        admin.post("/admin/collections/cities/documents", json={"documents": CITIES})
+        refused = admin.post("/v1/collections/cities/search",
+                             json={"query": "Berlin inhabitants", "rerank": True})
+        assert refused.status_code == 400 and _error(refused) == "reranker_unavailable"
+        assert refused.json()["error"]["param"] == "rerank"
+        assert "retrieval.reranker" in refused.json()["error"]["message"]
+        found = admin.post("/v1/collections/cities/search", json={"query": "Berlin inhabitants"})
+        assert found.status_code == 200 and found.json()["data"]

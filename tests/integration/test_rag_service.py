@@ -21,6 +21,7 @@ from pavedroad.core.errors import (
     DocumentUnreadable,
     InvalidRequest,
     PermissionDenied,
+    RerankerUnavailable,
 )
 from pavedroad.core.types import Caller, Subject
 from pavedroad.rag.fusion import PLAIN_RRF
@@ -267,16 +268,49 @@ class ShortestFirst:
 
 async def test_the_reranker_orders_the_candidates(engine: AsyncEngine) -> None:
     reranker = ShortestFirst()
-    service = RetrievalService(engine, HashingEmbedder(), reranker=reranker)
+    service = RetrievalService(engine, HashingEmbedder(), reranker=reranker,
+                               rerank_candidates=9)
     collection = await service.create_collection("reranked")
     documents = [SourceDocument(f"d{i}.txt", "keys " + "padding " * i) for i in range(12)]
     await service.ingest(collection.id, documents)
     hits = await service.search(collection.id, "keys padding", k=3, mode="bm25")
-    assert reranker.seen == 9  # three times k candidates
+    assert reranker.seen == 9  # rerank_candidates, though k is 3
     plain = await RetrievalService(engine, HashingEmbedder()).search(
         collection.id, "keys padding", k=9, mode="bm25")
     assert [h.chunk_id for h in hits] == [h.chunk_id for h in
                                           sorted(plain, key=lambda h: len(h.text))[:3]]
+    # A request may turn it off; the order is then the first stage's.
+    unranked = await service.search(collection.id, "keys padding", k=3, mode="bm25",
+                                    rerank=False)
+    assert [h.chunk_id for h in unranked] == [h.chunk_id for h in plain[:3]]
+
+
+async def test_reranking_cost_does_not_grow_with_k(engine: AsyncEngine) -> None:
+    """Only the first `rerank_candidates` hits are reordered; the rest keep their order."""
+    reranker = ShortestFirst()
+    service = RetrievalService(engine, HashingEmbedder(), reranker=reranker, rerank=False,
+                               rerank_candidates=4)
+    collection = await service.create_collection("deep")
+    await service.ingest(collection.id, [SourceDocument(f"d{i}.txt", "keys " + "padding " * i)
+                                         for i in range(12)])
+    plain = await service.search(collection.id, "keys padding", k=10, mode="bm25")
+    assert reranker.seen == 0  # rerank=False: only when a request asks
+    hits = await service.search(collection.id, "keys padding", k=10, mode="bm25", rerank=True)
+    assert reranker.seen == 4 and len(hits) == 10
+    head = sorted(plain[:4], key=lambda h: len(h.text))
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in [*head, *plain[4:]]]
+
+
+async def test_asking_to_rerank_without_a_reranker_is_a_clear_error(
+        engine: AsyncEngine) -> None:
+    service = RetrievalService(engine, HashingEmbedder())
+    collection = await service.create_collection("plain")
+    await service.ingest(collection.id, [SourceDocument("a.txt", "keys rotate daily")])
+    with pytest.raises(RerankerUnavailable) as caught:
+        await service.search(collection.id, "keys", rerank=True)
+    assert caught.value.code == "reranker_unavailable" and caught.value.http_status == 400
+    assert caught.value.param == "rerank"
+    assert len(await service.search(collection.id, "keys", rerank=False)) == 1
 
 
 async def test_a_large_index_answers_while_it_rebuilds(engine: AsyncEngine) -> None:

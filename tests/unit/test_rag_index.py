@@ -95,6 +95,7 @@ def test_fuse_cuts_each_ranking_to_the_candidate_depth() -> None:
 
 def test_fusion_follows_the_collection_embedder() -> None:
     assert fusion_for("minilm-l6-v2") is MINILM_FUSION
+    assert fusion_for("bge-small-en-v1.5") == MINILM_FUSION  # the same setting won on dev
     assert MINILM_FUSION.method == "convex"
     assert fusion_for("hashing-256") == PLAIN_RRF == Fusion()
 

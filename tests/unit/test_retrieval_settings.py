@@ -11,10 +11,18 @@ from pavedroad.config.models import Settings
 from pavedroad.core.errors import InvalidRequest
 from pavedroad.core.types import EmbeddingRequest, EmbeddingResponse
 from pavedroad.plugins.registry import load_registry
+from pavedroad.rag import embedding_local, embedding_onnx
 from pavedroad.rag.chat_context import parse_spec, question_of
 from pavedroad.rag.embedding_gateway import GatewayEmbedder
 from pavedroad.service.gateway import build_deployments
-from pavedroad.service.retrieval_assembly import choose_embedder
+from pavedroad.service.retrieval_assembly import (
+    LazyBgeEmbedder,
+    LazyLocalEmbedder,
+    LazyReranker,
+    choose_embedder,
+    choose_reranker,
+    extra_embedders,
+)
 
 MODELS: list[dict[str, Any]] = [{"name": "chat", "route": "d"},
                                 {"name": "embed", "kind": "embedding", "route": "d"}]
@@ -49,6 +57,35 @@ def test_a_chat_model_or_missing_width_is_a_located_config_error() -> None:
     text = str(caught.value)
     assert "retrieval.embedder" in text and "embedding models: embed" in text
     assert "retrieval.embedding_dimensions" in text
+
+
+@pytest.mark.skipif(not (embedding_onnx.available() and embedding_local.available()),
+                    reason="needs both pavedroad[onnx] and pavedroad[embeddings]")
+def test_auto_prefers_bge_and_keeps_minilm_for_older_collections() -> None:
+    chosen = choose_embedder(_settings(), None)
+    assert isinstance(chosen, LazyBgeEmbedder)
+    assert list(extra_embedders(chosen)) == ["minilm-l6-v2"]
+    for name in ("local", "minilm-l6-v2"):
+        local = choose_embedder(_settings(embedder=name), None)
+        assert isinstance(local, LazyLocalEmbedder)
+        assert list(extra_embedders(local)) == ["bge-small-en-v1.5"]
+    assert isinstance(choose_embedder(_settings(embedder="bge-small-en-v1.5"), None),
+                      LazyBgeEmbedder)
+    assert sorted(extra_embedders(None)) == ["bge-small-en-v1.5", "minilm-l6-v2"]
+
+
+@pytest.mark.skipif(not embedding_onnx.available(), reason="pavedroad[onnx] not installed")
+def test_the_reranker_setting() -> None:
+    assert isinstance(choose_reranker(_settings()), LazyReranker)
+    assert isinstance(choose_reranker(_settings(reranker="ms-marco-minilm-l12")), LazyReranker)
+    assert choose_reranker(_settings(reranker="none")) is None
+    with pytest.raises(ConfigError) as caught:
+        choose_reranker(_settings(reranker="none", rerank=True))
+    assert "retrieval.rerank" in str(caught.value)
+    with pytest.raises(ConfigError):
+        _settings(reranker="bge")  # not a reranker
+    with pytest.raises(ConfigError):
+        _settings(rerank_candidates=0)
 
 
 @pytest.mark.parametrize(("value", "param"), [

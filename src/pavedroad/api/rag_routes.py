@@ -66,6 +66,7 @@ class SearchBody(msgspec.Struct, forbid_unknown_fields=True):
     k: int = 10
     mode: str = "hybrid"
     filters: dict[str, Any] | None = None
+    rerank: bool | None = None  # None: the gateway's `retrieval.rerank`
 
 
 
@@ -194,7 +195,8 @@ async def search(request: Request) -> Response:
     rag = _service(request)
     hits = await rag.search(request.path_params["collection"], body.query, k=body.k,
                             mode=body.mode,  # type: ignore[arg-type]  # checked by search
-                            filters=body.filters, caller=caller_of(request))
+                            filters=body.filters, rerank=body.rerank,
+                            caller=caller_of(request))
     return json_response({"object": "list", "collection": request.path_params["collection"],
                   "mode": body.mode, "data": [hit_public(h, i + 1) for i, h in enumerate(hits)]})
 

@@ -24,9 +24,13 @@ from pavedroad.rag.ingest import IngestReport, read_path
 from pavedroad.rag.repository import CollectionRecord
 from pavedroad.rag.service import MODES, RetrievalService, build_retrieval
 from pavedroad.rag.types import Hit
-from pavedroad.service.handbook import LOCAL_CHOICES
 from pavedroad.service.org import OrgDirectory
-from pavedroad.service.retrieval_assembly import choose_embedder, extra_embedders
+from pavedroad.service.retrieval_assembly import (
+    LOCAL_CHOICES,
+    choose_embedder,
+    choose_reranker,
+    extra_embedders,
+)
 from pavedroad.store.database import create_engine, migrate
 from pavedroad.store.org import OrgRepository
 
@@ -47,6 +51,7 @@ async def open_retrieval(settings: Settings) -> AsyncIterator[RetrievalService]:
     try:
         yield build_retrieval(settings, engine, OrgDirectory(OrgRepository(engine)),
                               embedder=embedder, embedders=extra_embedders(embedder),
+                              reranker=choose_reranker(settings),
                               audit=audit_for(settings, engine))
     finally:
         await engine.dispose()
@@ -182,13 +187,17 @@ def collections_delete(config_path: Path | None, collection: str) -> None:
               help="hybrid fuses bm25 and vector rankings.")
 @click.option("--filter", "filters", multiple=True,
               help="field=value (source, title, section or a metadata field; repeatable).")
+@click.option("--rerank/--no-rerank", default=None,
+              help="Reorder the first hits with the cross-encoder (default: retrieval.rerank).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def collections_search(config_path: Path | None, collection: str, query: str, k: int,
-                       mode: str, filters: tuple[str, ...], as_json: bool) -> None:
+                       mode: str, filters: tuple[str, ...], rerank: bool | None,
+                       as_json: bool) -> None:
     """Search COLLECTION for QUERY and print the ranked chunks with their citations."""
     wanted: dict[str, Any] = dict(parse_pairs(filters, "--filter"))
     hits: list[Hit] = _with_service(settings_from(config_path), lambda s: s.search(
-        collection, query, k=k, mode=mode, filters=wanted or None))  # type: ignore[arg-type]
+        collection, query, k=k, mode=mode, filters=wanted or None,  # type: ignore[arg-type]
+        rerank=rerank))
     if as_json:
         click.echo(json.dumps([{"chunk_id": h.chunk_id, "score": h.score, "text": h.text,
                                 "citation": asdict(h.citation)} for h in hits]))

@@ -66,6 +66,13 @@ class DocumentUnreadable(InvalidRequest):
     code = "document_unreadable"
 
 
+class RerankerUnavailable(InvalidRequest):
+    """A search asked for reranking on a gateway that has no reranker (`retrieval.reranker`
+    is none, or the `onnx` extra is not installed)."""
+
+    code = "reranker_unavailable"
+
+
 class RequestTooLarge(InvalidRequest):
     code = "request_too_large"
     http_status = 413

@@ -20,7 +20,8 @@ value matches any of its items.
 Options: `snapshot_dir` (index snapshots, so a restart need not rebuild), `check_seconds`
 (how stale the collection list may be; other processes' ingests show up after it),
 `vector_store` ("auto": pgvector's HNSW index when the store is PostgreSQL with the
-extension, else exact search in process), `reranker` (reorders 3k candidates),
+extension, else exact search in process), `reranker` (reorders the first
+`rerank_candidates` of a search; `rerank`: whether searches use it unless they say),
 `embedders` (more embedders, for collections made with them), `fusion` (how hybrid mode
 fuses, for every collection; default: the setting tuned for each collection's embedder,
 `rag.fusion.fusion_for`) and `inline_limit` (a changed collection of more chunks keeps
@@ -43,6 +44,7 @@ from pavedroad.core.errors import (
     CollectionNotFound,
     InvalidRequest,
     PermissionDenied,
+    RerankerUnavailable,
     ServiceUnavailable,
 )
 from pavedroad.core.ids import new_id
@@ -56,7 +58,7 @@ from pavedroad.rag.ingest import Ingestor, IngestReport, Progress, SourceDocumen
 from pavedroad.rag.pgvector import PgvectorIndex, pgvector_available
 from pavedroad.rag.repository import CollectionRecord, DocumentRecord, RetrievalRepository
 from pavedroad.rag.snapshot import IndexSnapshots, snapshot_dir_for
-from pavedroad.rag.types import Embedder, Hit, Reranker, SearchMode
+from pavedroad.rag.types import Embedder, Hit, Reranker, SearchMode, embed_queries
 from pavedroad.service.org import OrgDirectory, check_name
 from pavedroad.store.org import DEFAULT_TENANT, OrgRepository
 
@@ -64,12 +66,17 @@ MODES = get_args(SearchMode)
 VectorStore = Literal["auto", "memory", "pgvector"]
 MAX_K = 100
 MAX_QUERY = 4000
+# How many of a search's first hits a reranker reorders (the rest keep their order, so the
+# cost does not grow with k): chosen on the dev split of evals/retrieval with the
+# cross-encoder (RESULTS.md there); each costs one model pass.
+RERANK_CANDIDATES = 10
 
 
 class RetrievalService:
     def __init__(self, engine: AsyncEngine, embedder: Embedder, *,
                  embedders: Mapping[str, Embedder] | None = None,
                  directory: OrgDirectory | None = None, reranker: Reranker | None = None,
+                 rerank: bool = True, rerank_candidates: int = RERANK_CANDIDATES,
                  snapshot_dir: Path | None = None, check_seconds: float = 1.0,
                  vector_store: VectorStore = "auto", fusion: Fusion | None = None,
                  inline_limit: int = 20_000, audit: AdminAudit | None = None) -> None:
@@ -86,6 +93,8 @@ class RetrievalService:
         self._embedders = {embedder.name: embedder, **(embedders or {})}
         self.directory = directory or OrgDirectory(OrgRepository(engine))
         self.reranker = reranker
+        self.rerank = rerank  # whether a search reranks when it does not say
+        self.rerank_candidates = rerank_candidates
         snapshots = IndexSnapshots(snapshot_dir) if snapshot_dir is not None else None
         self.indexes = IndexCache(self.repository, snapshots=snapshots,
                                   inline_limit=inline_limit)
@@ -262,19 +271,26 @@ class RetrievalService:
 
     async def search(self, collection: str, query: str, *, k: int = 10,
                      mode: SearchMode = "hybrid", filters: Mapping[str, Any] | None = None,
-                     caller: Caller | None = None) -> list[Hit]:
-        """Ranked chunks with citations; `score` is BM25, cosine or the fused score."""
+                     rerank: bool | None = None, caller: Caller | None = None) -> list[Hit]:
+        """Ranked chunks with citations; `score` is BM25, cosine, the fused score or the
+        reranker's. `rerank`: None follows the service's setting; True without a reranker
+        is `RerankerUnavailable`."""
         _check_search(query, k, mode, filters)
+        if rerank and self.reranker is None:
+            raise RerankerUnavailable(
+                "this gateway has no reranker (retrieval.reranker is none, or the onnx extra "
+                "is not installed); search without `rerank`", param="rerank")
+        reranker = self.reranker if (self.rerank if rerank is None else rerank) else None
         record = await self.collection(collection, caller=caller)
         pgvector = await self.pgvector()
         index = await self.indexes.get(record, with_vectors=pgvector is None)
         if not len(index):
             return []
-        depth = k * 3 if self.reranker is not None else k
+        depth = max(k, self.rerank_candidates) if reranker is not None else k
         fusion = self.fusion or fusion_for(record.embedder)
         vector, vector_ranked = None, None
         if mode != "bm25":
-            vector = (await self._embedder_of(record).embed([query]))[0]
+            vector = (await embed_queries(self._embedder_of(record), [query]))[0]
             if pgvector is not None:  # filters apply afterwards: fetch more when filtering
                 wanted = max(fusion.candidates, depth) * (4 if filters else 1)
                 vector_ranked = await pgvector.rank(record.id, record.dimensions, vector,
@@ -283,8 +299,9 @@ class RetrievalService:
                                          filters=filters, vector_ranked=vector_ranked,
                                          fusion=fusion)
         hits = [index.hit(row, score) for row, score in ranked]
-        if self.reranker is not None:
-            hits = await self.reranker.rerank(query, hits)
+        if reranker is not None:
+            cut = self.rerank_candidates
+            hits = [*await reranker.rerank(query, hits[:cut]), *hits[cut:]]
         return hits[:k]
 
 
@@ -304,11 +321,15 @@ def _check_search(query: str, k: int, mode: str, filters: Mapping[str, Any] | No
 def build_retrieval(settings: Settings, engine: AsyncEngine, directory: OrgDirectory, *,
                     embedder: Embedder | None = None,
                     embedders: Mapping[str, Embedder] | None = None,
+                    reranker: Reranker | None = None,
                     audit: AdminAudit | None = None) -> RetrievalService:
     """The gateway's service: snapshots beside a SQLite file; the hashing embedder unless
-    another is given (a local model or the gateway's own embeddings routing)."""
+    another is given (a local model or the gateway's own embeddings routing); reranking
+    as `retrieval.rerank` and `retrieval.rerank_candidates` say."""
     hashing = HashingEmbedder()
+    config = settings.retrieval
     return RetrievalService(engine, embedder or hashing,
                             embedders={hashing.name: hashing, **(embedders or {})},
                             directory=directory, snapshot_dir=snapshot_dir_for(settings.store.url),
-                            audit=audit)
+                            reranker=reranker, rerank=config.rerank,
+                            rerank_candidates=config.rerank_candidates, audit=audit)

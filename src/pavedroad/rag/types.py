@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,23 @@ class Embedder(Protocol):
     dimensions: int
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
+
+
+@runtime_checkable
+class QueryEmbedder(Protocol):
+    """An embedder whose model embeds a search query differently from the passages it is
+    matched against (bge's query instruction, e5's `query:` prefix). `embed` stays the
+    passage side, so ingestion needs no change; symmetric embedders just lack this."""
+
+    async def embed_queries(self, queries: Sequence[str]) -> npt.NDArray[np.float32]: ...
+
+
+async def embed_queries(embedder: Embedder,
+                        queries: Sequence[str]) -> npt.NDArray[np.float32]:
+    """Vectors for search queries: the embedder's query form when it has one."""
+    if isinstance(embedder, QueryEmbedder):
+        return await embedder.embed_queries(queries)
+    return await embedder.embed(queries)
 
 
 class Retriever(Protocol):

@@ -39,7 +39,12 @@ from pavedroad.service.online_eval import OnlineEval, build_online_eval
 from pavedroad.service.org import OrgAdmin, OrgDirectory
 from pavedroad.service.policy_assembly import PolicyStages, build_policy_stages
 from pavedroad.service.prompts_admin import PromptAdmin, build_prompts
-from pavedroad.service.retrieval_assembly import bind_retriever, choose_embedder, extra_embedders
+from pavedroad.service.retrieval_assembly import (
+    bind_retriever,
+    choose_embedder,
+    choose_reranker,
+    extra_embedders,
+)
 from pavedroad.service.retrieval_chat import RetrievalStage
 from pavedroad.service.switches import SwitchAdmin
 from pavedroad.store.alerts import AlertRepository
@@ -272,7 +277,8 @@ def build_gateway(
     embeddings = EmbeddingService(router, metrics)
     embedder = choose_embedder(settings, embeddings)
     rag = build_retrieval(settings, engine, directory, embedder=embedder,
-                          embedders=extra_embedders(embedder), audit=admin_audit)
+                          embedders=extra_embedders(embedder),
+                          reranker=choose_reranker(settings), audit=admin_audit)
     bind_retriever(deployments, rag)
     retrieval = RetrievalStage(rag, GuardrailRunner(registry, count=metrics.finding))
     # The request path, outermost first (docs/adr/0005); prompts render before model access.

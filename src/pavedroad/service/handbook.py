@@ -19,14 +19,13 @@ from pavedroad.core.errors import CollectionNotFound, InvalidRequest
 from pavedroad.rag.ingest import IngestReport, Progress, SourceDocument
 from pavedroad.rag.service import RetrievalService, build_retrieval
 from pavedroad.service.org import OrgDirectory
-from pavedroad.service.retrieval_assembly import choose_embedder, extra_embedders
+from pavedroad.service.retrieval_assembly import LOCAL_CHOICES, choose_embedder, extra_embedders
 from pavedroad.store.database import create_engine, migrate
 from pavedroad.store.org import DEFAULT_TENANT, OrgRepository
 
 HANDBOOK = "handbook"
 DESCRIPTION = "pavedroad's own documentation: README, guides and architecture decisions"
 PATTERNS = ("README.md", "docs/*.md", "docs/adr/*.md")
-LOCAL_CHOICES = ("auto", "local", "hashing")
 
 
 def _has_docs(root: Path) -> bool:
@@ -111,8 +110,8 @@ def seed_handbook(settings: Settings, *, root: Path | None = None,
         done += count
         progress(f"handbook: {done}/{total} documents")
 
-    # The first start embeds every chunk (about a minute with the local model on two
-    # cores); later starts skip unchanged documents.
+    # The first start embeds every chunk (seconds with bge-small, about a minute with
+    # MiniLM); later starts skip unchanged documents.
     progress(f"handbook: ingesting the documentation in {root} ...")
     report = asyncio.run(run())
     if report is None:
