@@ -201,3 +201,59 @@ def test_the_dashboard_can_be_turned_off(sim_session: Sim, tmp_path: Path) -> No
             assert admin.get("/admin/stats/summary").status_code == 200
     finally:
         off.stop()
+
+
+def test_a_tenant_admin_logs_in_to_its_tenant_only(gw: RunningGateway) -> None:
+    gw.ensure_app("ta/team/app")
+    gw.ensure_app("tb/team/app")
+    ours = gw.create_key(name="ours", app="ta/team/app")
+    theirs = gw.create_key(name="theirs", app="tb/team/app")
+    with gw.client() as admin:
+        made = admin.post("/admin/keys", json={"name": "ta-admin", "app": "ta/team/app",
+                                                "role": "tenant_admin"})
+        made.raise_for_status()
+        reader, reader_id = made.json()["key"], made.json()["id"]
+    ids = {}
+    for name, key in (("ours", ours), ("theirs", theirs)):
+        with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {key}"}) as c:
+            answer = c.post("/v1/chat/completions", json={"model": "n", "messages": [
+                {"role": "user", "content": f"hello from {name}"}]})
+            answer.raise_for_status()
+            ids[name] = answer.headers["x-pavedroad-request-id"]
+    with gw.client() as admin:
+        deadline = time.monotonic() + 10
+        while not set(ids.values()) <= {r["request_id"] for r in admin.get(
+                "/admin/requests?model=n&limit=500").json()["data"]}:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    before = switches(gw)
+    with browser(gw) as client:
+        assert client.post("/ui/login", data={"key": reader}).status_code == 303
+        listing = client.get("/ui/requests", params={"model": "n"})
+        assert listing.status_code == 200 and "ta-admin · tenant ta only" in listing.text
+        assert ids["ours"] in listing.text and ids["theirs"] not in listing.text
+        assert client.get(f"/ui/requests/{ids['theirs']}").status_code == 404
+        page = client.get("/ui/routing")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        flipped = client.post("/ui/routing/switch", data={
+            "csrf": csrf.group(1), "scope": "deployment", "name": "two", "disabled": "1"})
+        assert flipped.status_code == 303 and "not+changed" in flipped.headers["location"]
+        assert switches(gw) == before  # the kill switch stays the master key's
+        with gw.client() as admin:
+            admin.delete(f"/admin/keys/{reader_id}").raise_for_status()
+        deadline = time.monotonic() + 10
+        while (gone := client.get("/ui/overview")).status_code == 200:  # the cache refreshes
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert gone.status_code == 303 and "/ui/login" in gone.headers["location"]
+        assert client.get("/ui/overview").status_code == 303  # the session was deleted
+
+
+def test_a_caller_key_still_cannot_log_in(gw: RunningGateway) -> None:
+    gw.ensure_app("tc/team/app")
+    plain = gw.create_key(name="plain", app="tc/team/app")
+    with browser(gw) as client:
+        refused = client.post("/ui/login", data={"key": plain})
+        assert refused.status_code == 401 and "not an admin key" in refused.text
+        assert "pavedroad_session" not in refused.headers.get("set-cookie", "")

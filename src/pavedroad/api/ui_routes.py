@@ -95,17 +95,36 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse(f"/ui/login?{urlencode({'next': target})}", status_code=303)
 
 
-def _caller(request: Request, session: Session) -> Caller:
-    return gateway_of(request).keys.master  # only the master key logs in (ADR 0019)
+def may_log_in(caller: Caller) -> bool:
+    """The master key sees everything; a tenant admin key sees its tenant (ADR 0019)."""
+    return caller.is_admin or caller.tenant_admin
+
+
+async def _session(request: Request) -> tuple[Session, Caller] | None:
+    """The live session and its caller, resolved from the key id it holds on every request:
+    a key revoked, expired or demoted since login ends the session."""
+    store = _store(request)
+    session = await store.get(request.cookies.get(COOKIE))
+    if session is None:
+        return None
+    try:
+        caller = gateway_of(request).keys.by_id(session.actor)
+    except PavedroadError:
+        caller = None
+    if caller is None or not may_log_in(caller):
+        await store.delete(request.cookies.get(COOKIE))
+        return None
+    return session, caller
 
 
 def page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
     """A page that needs a live session; without one, the login page."""
     async def endpoint(request: Request) -> Response:
-        session = await _store(request).get(request.cookies.get(COOKIE))
-        if session is None:
+        found = await _session(request)
+        if found is None:
             return _to_login(request)
-        return await handler(request, _caller(request, session), session)
+        session, caller = found
+        return await handler(request, caller, session)
     return endpoint
 
 
@@ -113,15 +132,16 @@ def form(handler: Callable[[Request, Caller, Session, dict[str, str]], Awaitable
          ) -> Callable[[Request], Awaitable[Response]]:
     """A state-changing POST: a live session, its CSRF token, and a same-origin request."""
     async def endpoint(request: Request) -> Response:
-        session = await _store(request).get(request.cookies.get(COOKIE))
-        if session is None:
+        found = await _session(request)
+        if found is None:
             return _to_login(request)
+        session, caller = found
         data = await _form(request)
         if not _same_origin(request) or not session.csrf_ok(data.get("csrf")):
             return render("message.html", {"title": "Refused", "message":
                           "This form is stale or came from another site; reload the page "
                           "and try again.", "session": session}, status=403)
-        return await handler(request, _caller(request, session), session, data)
+        return await handler(request, caller, session, data)
     return endpoint
 
 
@@ -154,8 +174,9 @@ async def login(request: Request) -> Response:
             status=429)
         response.headers["retry-after"] = str(int(wait) + 1)
         return response
-    refused = render("login.html", {"next": target, "error": "That key is not an admin key."},
-                     status=401)
+    refused = render("login.html", {"next": target, "error": (
+        "That key is not an admin key: log in with the master key or a tenant admin key.")},
+        status=401)
     if not _same_origin(request):
         return refused
     try:
@@ -163,12 +184,12 @@ async def login(request: Request) -> Response:
     except PavedroadError:
         throttle.failed(who)
         return refused
-    if not caller.is_admin:
+    if not may_log_in(caller):
         throttle.failed(who)
         return refused
     throttle.succeeded(who)
     store = _store(request)
-    token, _ = await store.create(caller.name)
+    token, _ = await store.create(caller.key_id)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, token, max_age=int(gateway_of(request).settings.ui.session_ttl_seconds),
                         path="/ui", httponly=True, samesite="strict", secure=_secure(request))
@@ -184,34 +205,44 @@ async def _logout(request: Request, caller: Caller, session: Session,
     return response
 
 
-def _base(request: Request, session: Session, active: str) -> dict[str, Any]:
-    return {"session": session, "active": active, "query": dict(request.query_params)}
+def _base(request: Request, session: Session, active: str,
+          caller: Caller | None = None) -> dict[str, Any]:
+    return {"session": session, "active": active, "query": dict(request.query_params),
+            "viewer": _viewer(caller)}
+
+
+def _viewer(caller: Caller | None) -> str | None:
+    """Who the pages are shown to: a tenant admin sees only its tenant's data."""
+    if caller is None or caller.is_admin:
+        return None
+    tenant = caller.tenant.name if caller.tenant is not None else "?"
+    return f"{caller.name} · tenant {tenant} only"
 
 
 async def _overview(request: Request, caller: Caller, session: Session) -> Response:
     context = await pages.overview(request, caller, request.query_params)
-    return render("overview.html", {**_base(request, session, "overview"), **context})
+    return render("overview.html", {**_base(request, session, "overview", caller), **context})
 
 
 async def _requests(request: Request, caller: Caller, session: Session) -> Response:
     context = await pages.requests_page(request, caller, request.query_params)
-    return render("requests.html", {**_base(request, session, "requests"), **context})
+    return render("requests.html", {**_base(request, session, "requests", caller), **context})
 
 
 async def _request(request: Request, caller: Caller, session: Session) -> Response:
     context = await pages.request_detail(request, caller, request.path_params["request_id"])
-    return render("request.html", {**_base(request, session, "requests"), **context},
+    return render("request.html", {**_base(request, session, "requests", caller), **context},
                   status=200 if context["detail"] else 404)
 
 
 async def _budgets(request: Request, caller: Caller, session: Session) -> Response:
     context = await pages.budgets_page(request, caller)
-    return render("budgets.html", {**_base(request, session, "budgets"), **context})
+    return render("budgets.html", {**_base(request, session, "budgets", caller), **context})
 
 
 async def _routing(request: Request, caller: Caller, session: Session) -> Response:
     context = await pages.routing_page(request, caller, request.query_params)
-    return render("routing.html", {**_base(request, session, "routing"), **context})
+    return render("routing.html", {**_base(request, session, "routing", caller), **context})
 
 
 async def _switch(request: Request, caller: Caller, session: Session,
@@ -228,17 +259,17 @@ async def _switch(request: Request, caller: Caller, session: Session,
 
 async def _evals(request: Request, caller: Caller, session: Session) -> Response:
     context = await pages.evals_page(request, caller)
-    return render("optional.html", {**_base(request, session, "evals"), **context})
+    return render("optional.html", {**_base(request, session, "evals", caller), **context})
 
 
 async def _prompts(request: Request, caller: Caller, session: Session) -> Response:
     context = await pages.prompts_page(request, caller)
-    return render("optional.html", {**_base(request, session, "prompts"), **context})
+    return render("optional.html", {**_base(request, session, "prompts", caller), **context})
 
 
 async def _audit(request: Request, caller: Caller, session: Session) -> Response:
     context = await pages.audit_page(request, caller)
-    return render("audit.html", {**_base(request, session, "audit"), **context})
+    return render("audit.html", {**_base(request, session, "audit", caller), **context})
 
 
 async def _home(request: Request) -> Response:

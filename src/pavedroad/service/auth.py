@@ -30,6 +30,7 @@ class KeyCache:
         self._directory_version = -1
         self._master_hash = hash_key(master_key) if master_key else None
         self._by_hash: dict[str, KeyRecord] = {}
+        self._hash_of_id: dict[str, str] = {}
         self._callers: dict[str, Caller] = {}
         self._high_water = 0.0
         self.master = Caller(key_id="master", name="master", models=None, is_admin=True)
@@ -44,6 +45,7 @@ class KeyCache:
 
     def remember(self, record: KeyRecord) -> None:
         self._by_hash[record.key_hash] = record
+        self._hash_of_id[record.id] = record.key_hash
         self._callers.pop(record.key_hash, None)
         self._high_water = max(self._high_water, record.updated_at)
 
@@ -54,6 +56,17 @@ class KeyCache:
         digest = hash_key(token)
         if self._master_hash is not None and hmac.compare_digest(digest, self._master_hash):
             return self.master
+        return self._resolve(digest)
+
+    def by_id(self, key_id: str) -> Caller:
+        """The caller of a key named by its id, as `authenticate` would resolve its secret
+        now (revoked or expired keys raise): a dashboard session holds the id, never the
+        key, and still ends when the key does."""
+        if key_id == self.master.key_id:
+            return self.master
+        return self._resolve(self._hash_of_id.get(key_id, ""))
+
+    def _resolve(self, digest: str) -> Caller:
         record = self._by_hash.get(digest)
         if record is None:
             raise InvalidAPIKey("the API key is not valid; check it or create one with "
