@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from pavedroad.guardrails.pii.span import Span, near
+from pavedroad.guardrails.pii.us_address import us_addresses
 
 # USPS street suffixes (Publication 28, appendix C1) plus common UK ones, long and short forms.
 _SUFFIXES = str.split(
@@ -28,6 +29,10 @@ _SUFFIXES = str.split(
     "Trafficway Trfy Trail Trl Trailer Tunnel Tunl Turnpike Tpke Underpass Unions? Un Valleys? Vly "
     "Viaduct Via Views? Vw Villages? Vlg Ville Vl Vista Vis Walks? Wall Way Ways Wells? Wl Wharf "
     "Wood Yard"
+)
+# Lower-cased, for the ZIP-anchored search, which sees all-caps and lower-case addresses too.
+SUFFIX_WORDS = frozenset(
+    form.lower() for word in _SUFFIXES for form in (word.removesuffix("s?"), word.rstrip("?"))
 )
 _SUFFIX = "(?:" + "|".join(sorted(_SUFFIXES, key=len, reverse=True)) + r")\.?"
 _UPPER = "A-ZÀ-ÖØ-ÞŁŚŹŻĆŃŠŽČŘ"
@@ -99,6 +104,7 @@ def addresses(text: str, lowered: str) -> list[Span]:
         if m.group(1).lower().endswith(_EU_SUFFIXES):
             with_tail = "\n" in m.group() or "," in m.group() or "|" in m.group()
             found.append(Span("POSTAL_ADDRESS", 0.85 if with_tail else 0.7, m.start(), m.end()))
+    found.extend(us_addresses(text, SUFFIX_WORDS))
     for m in _UK_POSTCODE_ALONE.finditer(text):
         found.append(Span("POSTAL_ADDRESS", 0.55, m.start(), m.end(), "postcode"))
     if any(word in lowered for word in _POSTCODE_WORDS):

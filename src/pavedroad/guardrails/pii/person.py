@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from pavedroad.guardrails.pii.gazetteer import FIRST_NAMES, SURNAMES
+from pavedroad.guardrails.pii.record_name import CN_SURNAMES, pinyin_name, record_names
 from pavedroad.guardrails.pii.span import Span
 
 _U = "A-ZÀ-ÖØ-ÞŁŚŹŻĆŃŠŽČŘ"
@@ -105,6 +106,9 @@ def persons(text: str, lowered: str) -> list[Span]:
     for m in _CAPITALISED.finditer(text):
         if m.group() in FIRST_NAMES:
             found.extend(_bare_name(text, m.start()))
+        if m.group() in CN_SURNAMES:
+            found.extend(pinyin_name(text, m.start(), m.end()))
+    found.extend(record_names(text, _AMBIGUOUS_FIRST))
     return found
 
 
