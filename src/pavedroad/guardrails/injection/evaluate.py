@@ -6,7 +6,9 @@ Each example is a JSON line in `<dir>/sources/*.jsonl` with `text`, `label` (1 =
 `category`, `source` (user | retrieved | tool) and `origin`; benign prompts that look risky
 carry `risky_benign: true`. The split is a pure function of the text (a SHA-256 bucket:
 60% train, 20% dev, 20% test), so it never changes when examples are added elsewhere. Rows
-marked `holdout: true` were collected after the detector was frozen and form their own split.
+marked `holdout: true` were collected after the detector was frozen and form their own split;
+rows marked `external: true` come from a whole dataset the models never trained on (the
+`external` split, evals/injection/build_eval.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from pavedroad.guardrails.injection.detector import DEFAULT_THRESHOLD, INDIRECT_SOURCES, assess
 
-SPLITS = ("train", "dev", "test", "holdout")
+SPLITS = ("train", "dev", "test", "holdout", "external")
 DETECTORS = ("combined", "rules", "model", "semantic")  # which score is thresholded: all, or one
 
 
@@ -36,10 +38,13 @@ class Example:
     origin: str
     risky_benign: bool
     holdout: bool = False  # added after the detector was frozen; never in train/dev/test
+    external: bool = False  # from a dataset no model was trained on
 
     @property
     def split(self) -> str:
-        return "holdout" if self.holdout else split_of(self.text, self.source)
+        if self.holdout or self.external:
+            return "holdout" if self.holdout else "external"
+        return split_of(self.text, self.source)
 
 
 @dataclass(slots=True)
@@ -54,6 +59,8 @@ class Report:
     false_pos_risky: int = 0
     per_category: dict[str, list[int]] = field(default_factory=dict)  # category -> [hit, total]
     per_origin: dict[str, list[int]] = field(default_factory=dict)  # origin -> [correct, total]
+    # source -> [attacks caught, attacks, benign flagged, benign, risky flagged, risky]
+    per_source: dict[str, list[int]] = field(default_factory=dict)
     latencies_us: list[float] = field(default_factory=list)
 
     @property
@@ -97,7 +104,7 @@ def load(directory: Path) -> list[Example]:
                     text=row["text"], label=int(row["label"]), category=row["category"],
                     source=row.get("source", "user"), origin=row.get("origin", path.stem),
                     risky_benign=bool(row.get("risky_benign", False)),
-                    holdout=bool(row.get("holdout", False)),
+                    holdout=bool(row.get("holdout", False)), external=bool(row.get("external", False)),
                 )
             )
     return examples
@@ -121,6 +128,13 @@ def evaluate(examples: Iterable[Example], *, split: str, threshold: float, detec
         origin = report.per_origin.setdefault(ex.origin.split(":")[0], [0, 0])
         origin[1] += 1
         origin[0] += int(flagged == bool(ex.label))
+        by_source = report.per_source.setdefault(ex.source, [0] * 6)
+        slot = 0 if ex.label else 2
+        by_source[slot] += int(flagged)
+        by_source[slot + 1] += 1
+        if not ex.label and ex.risky_benign:
+            by_source[4] += int(flagged)
+            by_source[5] += 1
         if ex.label:
             report.n_attacks += 1
             report.true_pos += int(flagged)
@@ -167,10 +181,19 @@ def render(report: Report) -> str:
     ]
     for name, (hit, total) in sorted(report.per_category.items()):
         lines.append(f"| {name} | {hit / total:.3f} ({hit}/{total}) |")
+    lines += ["", "| source | precision | recall | FPR on risky-benign | FPR on all benign |",
+              "|---|---|---|---|---|"]
+    for name, (tp, att, fp, ben, fpr_r, risky) in sorted(report.per_source.items()):
+        prec = f"{tp / (tp + fp):.3f}" if tp + fp else "-"
+        lines.append(f"| {name} | {prec} | {_frac(tp, att)} | {_frac(fpr_r, risky)} | {_frac(fp, ben)} |")
     lines += ["", "| origin | accuracy |", "|---|---|"]
     for name, (ok, total) in sorted(report.per_origin.items()):
         lines.append(f"| {name} | {ok / total:.3f} ({ok}/{total}) |")
     return "\n".join(lines)
+
+
+def _frac(hit: int, total: int) -> str:
+    return f"{hit / total:.3f} ({hit}/{total})" if total else "-"
 
 
 def summary(report: Report) -> dict[str, float]:

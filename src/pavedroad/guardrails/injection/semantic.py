@@ -1,19 +1,16 @@
-"""The opt-in "deep" pass of the injection detector: nearest neighbours in MiniLM embedding space.
+"""The opt-in "deep" pass of the injection detector: a small head over bge-small sentence embeddings.
 
 N-gram features learn an author's wording; sentence embeddings carry meaning ("disregard what you
-were told" and "ignore previous instructions" land close together), which is what should transfer
-to attacks phrased by someone else (docs/adr/0022-deep-injection-pass.md). It costs milliseconds
-per window, so it runs only when the guardrail's `deep` parameter asks for it.
-
-The score of one window is the mean cosine similarity of its k nearest training attack windows
-minus that of its k nearest benign windows (leave-one-author-out cross-validation preferred this
-to a logistic model over the same embeddings). Long texts are cut into overlapping word windows
-(the model reads at most 256 tokens) and the text's score is the best window's, so one planted
-paragraph in a long document scores like the paragraph alone. The reference windows are built
-by evals/injection/train_deep.py and shipped int8-quantised; `offset` is the margin chosen on
-cross-validation and maps to probability 0.5, the guardrail's threshold. Without the
-`embeddings` extra (or the reference file) `shipped()` is None and the detector runs without
-this pass.
+were told" and "ignore previous instructions" land close together), which is what transfers to
+attacks phrased by someone else (ADR 0022, 0024). Each word window of the text is run through
+the bundled int8 ONNX bge-small-en-v1.5 (`localmodels.onnx_bert`, the `onnx` extra); its
+L2-normalised CLS vector goes through a head trained by evals/injection/train_bge.py (logistic
+regression or a one-hidden-layer MLP, chosen by leave-one-author-group-out cross-validation) and
+the text scores its best window, so one planted paragraph in a long document scores like the
+paragraph alone. Indirect input (retrieved documents, tool results) adds its own learned bias.
+`offset` is the logit chosen on cross-validation and maps to probability 0.5, the guardrail's
+threshold. Without the extra or the weights `shipped()` is None and the detector runs the fast
+pass instead.
 """
 
 from __future__ import annotations
@@ -27,15 +24,17 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from pavedroad.rag import embedding_local
+from pavedroad.localmodels import onnx_bert
 
 WEIGHTS_PATH = Path(__file__).with_name("semantic.npz")
-WINDOW_WORDS = 96  # ~130 MiniLM tokens for English prose: well inside the 256-token limit
-STRIDE_WORDS = 64  # windows overlap by a third, so a short instruction is never cut in two
-MAX_WINDOWS = 64  # ~6,000 words; beyond that the tail is scored in wider, truncated windows
-SCALE = 50.0  # margins span about -0.3..0.3: 0.02 above the offset reads as ~0.73
+ENCODER = "bge-small-en-v1.5"
+WINDOW_WORDS = 128  # ~170 tokens of English prose: a 2 KB prompt is three windows
+STRIDE_WORDS = 96  # windows overlap by a quarter, so a short instruction is never cut in two
+MAX_WINDOWS = 32  # ~3,000 words; beyond that windows widen (and the encoder truncates them)
+MAX_TOKENS = 256
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 
 
 def windows(text: str) -> list[str]:
@@ -50,75 +49,79 @@ def windows(text: str) -> list[str]:
     return [" ".join(words[s:s + WINDOW_WORDS]) for s in starts]
 
 
-@dataclass(frozen=True, slots=True)
-class SemanticModel:
-    """Reference windows (unit embeddings) of training attacks and benign texts."""
-
-    attacks: F32  # (n_attacks, dimensions)
-    benign: F32  # (n_benign, dimensions)
-    k: int
-    offset: float  # margin at the chosen operating point
-    scale: float = SCALE  # margin units per logit unit
-
-    def margins(self, embeddings: F32) -> npt.NDArray[np.float64]:
-        """Per window: mean similarity to the k nearest attacks minus to the k nearest benign."""
-        near_attacks = _top_k_mean(embeddings @ self.attacks.T, self.k)
-        return near_attacks - _top_k_mean(embeddings @ self.benign.T, self.k)
-
-    def probability(self, margin: float) -> float:
-        value = (margin - self.offset) * self.scale
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, value))))
-
-    def save(self, path: Path) -> None:
-        limit = float(max(np.abs(self.attacks).max(), np.abs(self.benign).max()))
-        q = 127.0 / limit
-        np.savez_compressed(
-            path, attacks=np.round(self.attacks * q).astype(np.int8),
-            benign=np.round(self.benign * q).astype(np.int8),
-            meta=np.array([self.k, self.offset, self.scale, q], dtype=np.float64),
-        )
-
-
-def _top_k_mean(similarities: F32, k: int) -> npt.NDArray[np.float64]:
-    k = min(k, similarities.shape[1])
-    top = np.partition(similarities, similarities.shape[1] - k, axis=1)[:, -k:]
-    out: npt.NDArray[np.float64] = top.astype(np.float64).mean(axis=1)
+def embed(encoder: onnx_bert.OnnxBert, texts: Sequence[str]) -> F32:
+    """Unit-length CLS vectors, one row per text: the features the head was trained on."""
+    if not texts:
+        return np.zeros((0, 384), np.float32)
+    cls = np.stack([states[0] for states in encoder.run(list(texts))]).astype(np.float32)
+    norms = np.maximum(np.linalg.norm(cls, axis=1, keepdims=True), 1e-12).astype(np.float32)
+    out: F32 = cls / norms
     return out
 
 
-def load(path: Path) -> SemanticModel:
+@dataclass(frozen=True, slots=True)
+class Head:
+    """logit = w2 · relu(x W1 + b1) + b2 (+ indirect_bias); with no hidden layer, w2 · x + b2."""
+
+    w2: F32  # (hidden,) or (dimensions,) without a hidden layer
+    b2: float
+    indirect_bias: float
+    offset: float  # logit at the chosen operating point
+    with_ngram: bool = False  # cross-validation's choice: deep mode also consults the n-gram model
+    w1: F32 | None = None  # (dimensions, hidden)
+    b1: F32 | None = None  # (hidden,)
+
+    def logits(self, x: F32, *, indirect: bool = False) -> F64:
+        hidden: F32 = x if self.w1 is None or self.b1 is None else np.maximum(x @ self.w1 + self.b1, 0)
+        out: F64 = (hidden @ self.w2).astype(np.float64) + self.b2
+        return out + (self.indirect_bias if indirect else 0.0)
+
+    def probability(self, logit: float) -> float:
+        value = logit - self.offset
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, value))))
+
+    def save(self, path: Path) -> None:
+        arrays = {"w2": self.w2.astype(np.float32),
+                  "meta": np.array([self.b2, self.indirect_bias, self.offset, float(self.with_ngram)],
+                                   dtype=np.float64)}
+        if self.w1 is not None and self.b1 is not None:
+            arrays |= {"w1": self.w1.astype(np.float32), "b1": self.b1.astype(np.float32)}
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+
+def load(path: Path) -> Head:
     with np.load(path) as data:
         meta = data["meta"]
-        q = np.float32(meta[3])
-        return SemanticModel(attacks=data["attacks"].astype(np.float32) / q,
-                             benign=data["benign"].astype(np.float32) / q,
-                             k=int(meta[0]), offset=float(meta[1]), scale=float(meta[2]))
+        hidden = "w1" in data.files
+        return Head(w2=data["w2"], b2=float(meta[0]), indirect_bias=float(meta[1]), offset=float(meta[2]),
+                    with_ngram=bool(meta[3]), w1=data["w1"] if hidden else None,
+                    b1=data["b1"] if hidden else None)
 
 
 class SemanticScorer:
     """Embeds a text's windows and returns the best window's calibrated score."""
 
-    def __init__(self, model: SemanticModel, embedder: embedding_local.MiniLMEmbedder) -> None:
-        self.model = model
-        self.embedder = embedder
+    def __init__(self, head: Head, encoder: onnx_bert.OnnxBert) -> None:
+        self.head = head
+        self.encoder = encoder
 
-    def score(self, text: str, *, extra_views: Sequence[str] = ()) -> float:
+    def score(self, text: str, *, indirect: bool = False, extra_views: Sequence[str] = ()) -> float:
         """0..1, 0.5 at the operating point. `extra_views` (decoded base64/hex/rot13 payloads)
         are scored too: an embedding of base64 text says nothing about what it hides."""
         parts = windows(text)
         for view in extra_views:
             parts += windows(view)
-        vectors = self.embedder.embed_sync(parts)
-        return self.model.probability(float(np.max(self.model.margins(vectors))))
+        logits = self.head.logits(embed(self.encoder, parts), indirect=indirect)
+        return self.head.probability(float(np.max(logits)))
 
 
 @cache
 def shipped() -> SemanticScorer | None:
-    """The packaged deep pass, or None when the embeddings extra or the weights are missing."""
-    if not WEIGHTS_PATH.exists() or not embedding_local.available():
+    """The packaged deep pass, or None when the onnx extra or the weights are missing."""
+    if not WEIGHTS_PATH.exists() or not onnx_bert.available():
         return None
     try:
-        embedder = embedding_local.MiniLMEmbedder()
-    except (ImportError, OSError):  # a broken install degrades to the fast pass, never errors
+        encoder = onnx_bert.OnnxBert(ENCODER, max_tokens=MAX_TOKENS)
+    except (ImportError, OSError, RuntimeError):  # a broken install degrades to the fast pass, never errors
         return None
-    return SemanticScorer(load(WEIGHTS_PATH), embedder)
+    return SemanticScorer(load(WEIGHTS_PATH), encoder)
