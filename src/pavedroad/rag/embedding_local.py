@@ -10,16 +10,16 @@ not installed, so the gateway falls back to the hashing embedder.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib.util
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from pavedroad.rag.vector_cache import VectorCache
 
 F32 = npt.NDArray[np.float32]
 
@@ -137,8 +137,7 @@ class MiniLMEmbedder:
         self._tokenizer.no_padding()  # the file pads to 128; batches pad to their longest
         self._model = _Bert(load_file(str(root / "model.safetensors")))
         self._batch = batch
-        self._cache: OrderedDict[bytes, F32] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache = VectorCache(self.dimensions, size=cache_size)
         self._lock = threading.Lock()  # numpy releases the GIL: one batch at a time
 
     def _forward(self, texts: Sequence[str]) -> F32:
@@ -156,27 +155,16 @@ class MiniLMEmbedder:
         return out
 
     def embed_sync(self, texts: Sequence[str]) -> F32:
+        return self._cache.embed(texts, self._forward_sorted)
+
+    def _forward_sorted(self, texts: list[str]) -> F32:
+        """Batches of similar length (padding is wasted work), one batch at a time."""
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
-        todo: list[int] = []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with self._lock:
-            for i, key in enumerate(keys):
-                found = self._cache.get(key)
-                if found is None:
-                    todo.append(i)
-                else:
-                    out[i] = found
-                    self._cache.move_to_end(key)  # least recently used goes first
-            # Sorting by length keeps padding (wasted work) small inside each batch.
-            todo.sort(key=lambda i: len(texts[i]))
-            for start in range(0, len(todo), self._batch):
-                rows = todo[start:start + self._batch]
-                vectors = self._forward([texts[i] for i in rows])
-                for i, vector in zip(rows, vectors, strict=True):
-                    out[i] = vector
-                    self._cache[keys[i]] = vector
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            for start in range(0, len(order), self._batch):
+                rows = order[start:start + self._batch]
+                out[rows] = self._forward([texts[i] for i in rows])
         return out
 
     async def embed(self, texts: Sequence[str]) -> F32:

@@ -10,15 +10,13 @@ hidden state, L2-normalised, as the model card says. docs/adr/0023 says why this
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from pavedroad.localmodels import onnx_bert
+from pavedroad.rag.vector_cache import VectorCache
 
 F32 = npt.NDArray[np.float32]
 
@@ -42,9 +40,7 @@ class BgeEmbedder:
 
     def __init__(self, *, cache_size: int = 4096, threads: int = 1) -> None:
         self._model = onnx_bert.OnnxBert(MODEL, max_tokens=MAX_TOKENS, threads=threads)
-        self._cache: OrderedDict[bytes, F32] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()  # the cache; the session has its own lock
+        self._cache = VectorCache(self.dimensions, size=cache_size)  # the session has its own lock
 
     def _forward(self, texts: Sequence[str]) -> list[F32]:
         out: list[F32] = []
@@ -56,27 +52,7 @@ class BgeEmbedder:
     def embed_sync(self, texts: Sequence[str]) -> F32:
         """Vectors of `texts` exactly as given (passages; queries go through
         `embed_queries_sync`, which adds the instruction)."""
-        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
-        todo: dict[bytes, list[int]] = {}
-        with self._lock:
-            for i, key in enumerate(keys):
-                found = self._cache.get(key)
-                if found is None:
-                    todo.setdefault(key, []).append(i)
-                else:
-                    out[i] = found
-                    self._cache.move_to_end(key)  # least recently used goes first
-        if todo:
-            firsts = [rows[0] for rows in todo.values()]
-            vectors = self._forward([texts[i] for i in firsts])
-            with self._lock:
-                for (key, rows), vector in zip(todo.items(), vectors, strict=True):
-                    out[rows] = vector
-                    self._cache[key] = vector
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return out
+        return self._cache.embed(texts, self._forward)
 
     def embed_queries_sync(self, queries: Sequence[str]) -> F32:
         return self.embed_sync([QUERY_INSTRUCTION + q for q in queries])
